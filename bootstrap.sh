@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# cps-harness set-up and entry point. Every command does its own set-up first, idempotently:
+#   1. Debian packages (pcscd, vpcd, OpenSC, …): installed with apt-get when run as root,
+#      otherwise the exact command is printed and nothing else happens;
+#   2. a virtual environment in .venv with the project installed (pip install -e '.[test]'),
+#      redone only when pyproject.toml changes.
+# Usage: ./bootstrap.sh run|test|doctor|setup [arguments passed on]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${CPS_HARNESS_VENV:-.venv}
+PY=python3
+
+die() { echo "bootstrap: $*" >&2; exit 1; }
+
+as_root_or_print() {  # as_root_or_print PACKAGE...
+  local cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $*"
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "bootstrap: installing Debian packages: $*"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+  else
+    die "missing Debian packages: $*. Run as root: sudo sh -c '$cmd'"
+  fi
+}
+
+system_packages() {
+  if ! command -v "$PY" >/dev/null 2>&1 || ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    as_root_or_print python3 python3-venv python3-dev
+  fi
+  local missing
+  missing=$("$PY" -m harness.system apt-missing)
+  if [ -n "$missing" ]; then
+    # shellcheck disable=SC2086 # one word per package
+    as_root_or_print $missing
+    missing=$("$PY" -m harness.system apt-missing)
+    [ -z "$missing" ] || die "still missing after apt-get: $missing"
+  fi
+}
+
+python_env() {
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  local stamp="$VENV/.cps-harness-installed" want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+    echo "$want" > "$stamp"
+  fi
+}
+
+run_tests() {
+  "$VENV/bin/ruff" check harness simulators tests
+  "$VENV/bin/ruff" format --check harness simulators tests
+  "$VENV/bin/mypy"
+  local rc=0
+  "$VENV/bin/python" -m pytest -n auto "$@" || rc=$?
+  # pytest exits 5 when it collected nothing: a suite that ran no test has not passed.
+  [ "$rc" -ne 5 ] || die "pytest collected no tests"
+  return "$rc"
+}
+
+command=${1:-}
+[ -n "$command" ] || die "usage: ./bootstrap.sh run|test|doctor|setup [args]"
+shift
+system_packages
+python_env
+case "$command" in
+  run) exec "$VENV/bin/cps-harness" run "$@" ;;
+  test) run_tests "$@" ;;
+  doctor) exec "$VENV/bin/cps-harness" doctor "$@" ;;
+  setup) echo "bootstrap: system packages and $VENV are ready" ;;
+  *) die "unknown command '$command' (run, test, doctor, setup)" ;;
+esac

@@ -1,0 +1,78 @@
+"""The ``cps-harness`` command: ``doctor`` checks the machine, ``run`` is the main job."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from harness import __version__
+from harness.doctor import Check, run_checks
+
+
+def _checks_table(title: str, checks: Sequence[Check]) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("result")
+    for check in checks:
+        mark = "[green]✔[/]" if check.ok else "[red]✘[/]"
+        detail = (
+            check.detail if check.ok else f"{check.detail}\n[bold]fix:[/] {check.fix}" if check.fix else check.detail
+        )
+        table.add_row(mark, check.name, detail)
+    return table
+
+
+def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    checks = run_checks()
+    console.print(_checks_table("cps-harness doctor", checks))
+    failed = [c for c in checks if not c.ok]
+    console.print(f"{len(checks) - len(failed)} ok, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from harness.main_job import start_check_stop
+
+    running, checks = asyncio.run(start_check_stop())
+    table = Table(title="What ran")
+    for column in ("part", "where", "detail"):
+        table.add_column(column)
+    for part in running:
+        table.add_row(part.name, part.where, part.detail)
+    console.print(table)
+    console.print(_checks_table("Checks through real clients", checks))
+    failed = [c for c in checks if not c.ok]
+    console.print("world stopped; " + ("all checks passed" if not failed else f"{len(failed)} checks FAILED"))
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cps-harness", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"cps-harness {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("doctor", help="check system components, ports, a private pcscd and the PKI")
+    commands.add_parser("run", help="the main job: start the simulated world, check it, print what runs, stop")
+    return parser
+
+
+COMMANDS = {"doctor": cmd_doctor, "run": cmd_run}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(highlight=False)
+    try:
+        return COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        console.print("interrupted; everything started was stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The card side of the test PKI: an IGC-Santé-shaped chain and the CPS certificates it issues.
+
+trustme cannot make these profiles (multi-valued subject RDN, nonRepudiation, an RSA chain
+named like ANS's), so they are built with cryptography. The CA certificates have fixed dates
+and serials, and RSA PKCS#1 v1.5 signatures are deterministic: with the cached keys, the root
+and intermediate are byte-identical from one run to the next, so a trust store made once stays
+valid. Professionals' certificates depend on the world clock and are issued on demand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+from harness.pki.keys import KeyStore
+from harness.pki.names import PERSONNES_CN, ROOT_CN, ca_name, professional_name
+from simulators.web import hosts
+from simulators.web.igc.rules import AuthorityState, Revocation, answer_ocsp, build_crl
+
+CA_NOT_BEFORE = dt.datetime(2013, 6, 25, tzinfo=dt.UTC)
+CA_NOT_AFTER = dt.datetime(2033, 6, 25, tzinfo=dt.UTC)
+"""The real IGC-Santé roots' validity period (2013-06-25 to 2033-06-25)."""
+CARD_VALIDITY = dt.timedelta(days=3 * 365)
+"""CPS cards and their certificates last three years."""
+
+PUBLICATION = f"http://{hosts.IGC}"
+
+
+class CertVariant(enum.StrEnum):
+    """What a scenario can ask of a card's certificates."""
+
+    VALID = "valid"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    REVOKED = "revoked"
+    WRONG_KEY = "wrong-key"
+    """The card holds a key that does not match its certificate: signatures fail to verify."""
+
+
+class Usage(enum.StrEnum):
+    AUTHENTICATION = "auth"
+    SIGNATURE = "sign"
+
+
+@dataclass(frozen=True)
+class Professional:
+    """Who a card belongs to, as its certificates name them."""
+
+    national_id: str
+    surname: str
+    given_name: str
+    profession: str
+    """The ``title`` attribute: the profession's label (``Médecin``, ``Pharmacien``…)."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One certificate, the key the card holds for it, and the chain up to the root."""
+
+    certificate: x509.Certificate
+    key: rsa.RSAPrivateKey
+    chain: tuple[x509.Certificate, ...]
+
+    @property
+    def serial_hex(self) -> str:
+        return format(self.certificate.serial_number, "X")
+
+    def key_matches(self) -> bool:
+        return self.certificate.public_key() == self.key.public_key()
+
+    def write(self, directory: Path, stem: str, *, p12_password: bytes = b"") -> dict[str, Path]:
+        """Write PEM, DER, the key, the chain and a PKCS#12 bundle; returns the paths by kind.
+
+        A ``wrong-key`` pair has no PKCS#12: the format binds a key to its certificate, and a
+        bundle that cannot be opened as a pair would only move the failure somewhere else.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        encryption = (
+            serialization.BestAvailableEncryption(p12_password) if p12_password else serialization.NoEncryption()
+        )
+        files = {
+            "cert.pem": self.certificate.public_bytes(serialization.Encoding.PEM),
+            "cert.der": self.certificate.public_bytes(serialization.Encoding.DER),
+            "key.pem": self.key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            "chain.pem": b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain),
+        }
+        if self.key_matches():
+            files["p12"] = pkcs12.serialize_key_and_certificates(
+                stem.encode(), self.key, self.certificate, list(self.chain), encryption
+            )
+        paths = {}
+        for kind, data in files.items():
+            path = directory / f"{stem}.{kind}"
+            path.write_bytes(data)
+            paths[kind] = path
+        return paths
+
+
+@dataclass(frozen=True)
+class CardCredentials:
+    """The two key pairs of a CPS card: authentication (TLS, PSC) and signature."""
+
+    professional: Professional
+    variant: CertVariant
+    authentication: Issued
+    signature: Issued
+
+    def __iter__(self) -> Iterator[Issued]:
+        return iter((self.authentication, self.signature))
+
+
+def _serial(*parts: str) -> int:
+    """A 128-bit positive serial derived from what the certificate is, so reruns match."""
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:16], "big") >> 1
+
+
+class CardPki:
+    """``TEST AC RACINE IGC-SANTE FORT`` → ``TEST AC IGC-SANTE FORT PERSONNES`` → CPS certificates.
+
+    Also the authority's memory (issued and revoked serials), from which the publication site
+    answers CRL and OCSP requests.
+    """
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+        root_key = keys.rsa("ca/test-racine-igc-sante-fort", 4096)
+        root_cert = self._ca_cert(ca_name(ROOT_CN), root_key, ca_name(ROOT_CN), root_key, path_length=1)
+        personnes_key = keys.rsa("ca/test-ac-igc-sante-fort-personnes", 2048)
+        personnes_cert = self._ca_cert(ca_name(PERSONNES_CN), personnes_key, ca_name(ROOT_CN), root_key, path_length=0)
+        self.root = AuthorityState(root_cert, root_key, issued={personnes_cert.serial_number})
+        self.personnes = AuthorityState(personnes_cert, personnes_key)
+
+    @property
+    def authorities(self) -> dict[str, AuthorityState]:
+        return {"root": self.root, "personnes": self.personnes}
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """Intermediate then root: what a verifier needs beside a card certificate."""
+        return (self.personnes.certificate, self.root.certificate)
+
+    def _ca_cert(
+        self,
+        subject: x509.Name,
+        key: rsa.RSAPrivateKey,
+        issuer: x509.Name,
+        issuer_key: rsa.RSAPrivateKey,
+        *,
+        path_length: int,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(_serial("ca", subject.rfc4514_string()))
+            .not_valid_before(CA_NOT_BEFORE)
+            .not_valid_after(CA_NOT_AFTER)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        )
+        if subject != issuer:
+            builder = builder.add_extension(_crl_distribution(hosts.ROOT_CRL_PATH), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def issue(
+        self,
+        professional: Professional,
+        now: dt.datetime,
+        variant: CertVariant = CertVariant.VALID,
+        *,
+        validity: dt.timedelta = CARD_VALIDITY,
+    ) -> CardCredentials:
+        """Both certificates of a card, shaped by ``variant`` relative to ``now`` (the world clock).
+
+        ``expired`` lies wholly in the past (like the guide's 2018–2021 example), ``not-yet-valid``
+        starts in 30 days, ``revoked`` is valid but on the CRL and answered revoked by OCSP from
+        ``now`` on, ``wrong-key`` pairs each certificate with another key on the card.
+        """
+        not_before = now - dt.timedelta(days=1)
+        if variant is CertVariant.EXPIRED:
+            not_before = now - validity - dt.timedelta(days=30)
+        elif variant is CertVariant.NOT_YET_VALID:
+            not_before = now + dt.timedelta(days=30)
+        auth, sign = (
+            self._issue_one(professional, usage, variant, not_before, not_before + validity)
+            for usage in (Usage.AUTHENTICATION, Usage.SIGNATURE)
+        )
+        if variant is CertVariant.REVOKED:
+            for issued in (auth, sign):
+                self.revoke(issued.certificate, now)
+        return CardCredentials(professional, variant, auth, sign)
+
+    def _issue_one(
+        self,
+        who: Professional,
+        usage: Usage,
+        variant: CertVariant,
+        not_before: dt.datetime,
+        not_after: dt.datetime,
+    ) -> Issued:
+        label = f"card/{who.national_id}/{usage}"
+        cert_key = self.keys.rsa(label)
+        card_key = self.keys.rsa(f"{label}-mismatch") if variant is CertVariant.WRONG_KEY else cert_key
+        authentication = usage is Usage.AUTHENTICATION
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(professional_name(who.national_id, who.surname, who.given_name, who.profession))
+            .issuer_name(self.personnes.certificate.subject)
+            .public_key(cert_key.public_key())
+            .serial_number(_serial(label, variant, not_before.isoformat()))
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=authentication,
+                    content_commitment=not authentication,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(cert_key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.personnes.key.public_key()),
+                critical=False,
+            )
+            .add_extension(_crl_distribution(hosts.CRL_PATH), critical=False)
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(PUBLICATION + hosts.OCSP_PATH),
+                        ),
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.CA_ISSUERS,
+                            x509.UniformResourceIdentifier(PUBLICATION + hosts.CA_CERT_PATHS["personnes"]),
+                        ),
+                    ]
+                ),
+                critical=False,
+            )
+        )
+        if authentication:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        certificate = builder.sign(self.personnes.key, hashes.SHA256())
+        self.personnes.issued.add(certificate.serial_number)
+        return Issued(certificate, card_key, self.chain)
+
+    # -- revocation (the card declared lost: "opposition") ---------------------------------
+    def revoke(
+        self,
+        certificate: x509.Certificate,
+        when: dt.datetime,
+        reason: x509.ReasonFlags = x509.ReasonFlags.key_compromise,
+    ) -> None:
+        serial = certificate.serial_number
+        if serial not in self.personnes.issued:
+            raise ValueError(f"certificate {serial:X} was not issued by {PERSONNES_CN}")
+        self.personnes.revoked[serial] = Revocation(serial, when, reason)
+
+    def crl(self, now: dt.datetime, authority: str = "personnes") -> x509.CertificateRevocationList:
+        return build_crl(self.authorities[authority], now)
+
+    def ocsp_response(self, request_der: bytes, now: dt.datetime) -> bytes:
+        return answer_ocsp(request_der, self.authorities.values(), now)
+
+
+def _crl_distribution(path: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(PUBLICATION + path)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
+    )

@@ -1,0 +1,106 @@
+"""The Debian components cps-harness needs, and how to tell whether each is present.
+
+Standard library only: ``bootstrap.sh`` runs ``python3 -m harness.system apt-missing`` with the
+system Python before any virtual environment exists, and ``cps-harness doctor`` reuses the same
+table, so there is one list of what the machine must have.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Component:
+    """One Debian package and the files whose presence proves it is installed.
+
+    Each entry of ``paths`` is a glob; every entry must match at least one file. Files are
+    checked rather than the dpkg database so that the check also holds on machines where the
+    package came from elsewhere (a container image, a source build).
+    """
+
+    package: str
+    purpose: str
+    paths: tuple[str, ...]
+
+    def missing_paths(self) -> list[str]:
+        return [pattern for pattern in self.paths if not glob.glob(pattern)]
+
+    @property
+    def present(self) -> bool:
+        return not self.missing_paths()
+
+
+VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+PCSCD = "/usr/sbin/pcscd"
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("pcscd", "the PC/SC daemon every client talks to", (PCSCD,)),
+    Component(
+        "libpcsclite-dev",
+        "PC/SC headers and library (pyscard builds against them)",
+        ("/usr/include/PCSC/winscard.h", "/usr/lib/*/libpcsclite.so.1"),
+    ),
+    Component("vsmartcard-vpcd", "the virtual reader driver the virtual card plugs into", (VPCD_DRIVER,)),
+    Component(
+        "opensc",
+        "OpenSC tools and PKCS#11 module (the middleware clients use)",
+        ("/usr/bin/pkcs15-tool", "/usr/bin/pkcs11-tool", "/usr/lib/*/opensc-pkcs11.so"),
+    ),
+    Component("openssl", "openssl, the independent verifier in the PKI tests", ("/usr/bin/openssl",)),
+    Component("gcc", "C compiler (pyscard has no Linux wheel and builds from source)", ("/usr/bin/gcc",)),
+)
+
+
+def python_components(executable: str = sys.executable) -> tuple[Component, ...]:
+    """What the running Python needs to create a venv and build pyscard.
+
+    Only Debian's own Python gets these from apt; another Python (pyenv, a container's
+    /usr/local build) ships its headers and venv itself, and asking apt for them would be wrong.
+    """
+    if not executable.startswith("/usr/bin/"):
+        return ()
+    include = sysconfig.get_paths()["include"]
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        Component("python3-dev", "Python headers (pyscard's build)", (os.path.join(include, "Python.h"),)),
+        Component(
+            "python3-venv",
+            "venv with ensurepip (the project's virtual environment)",
+            (f"/usr/lib/python{version}/ensurepip/__init__.py",),
+        ),
+    )
+
+
+def all_components() -> tuple[Component, ...]:
+    return COMPONENTS + python_components()
+
+
+def missing(components: Iterable[Component] | None = None) -> list[Component]:
+    return [c for c in (all_components() if components is None else components) if not c.present]
+
+
+def apt_command(packages: Sequence[str]) -> str:
+    """The exact command a person runs to install ``packages`` (shown to non-root users)."""
+    return "apt-get update && apt-get install -y --no-install-recommends " + " ".join(packages)
+
+
+def main(argv: Sequence[str]) -> int:
+    if list(argv) == ["apt-missing"]:
+        print(" ".join(c.package for c in missing()))
+        return 0
+    if list(argv) == ["list"]:
+        for c in all_components():
+            print(f"{c.package}\t{'present' if c.present else 'MISSING'}\t{c.purpose}")
+        return 0
+    print("usage: python3 -m harness.system apt-missing|list", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The simulated parts of the chain: the CPS card (sans-IO) and the web services."""

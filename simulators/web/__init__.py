@@ -1,0 +1,1 @@
+"""Mock web services: one package per site, each with pure ``rules`` and an aiohttp ``app``."""
