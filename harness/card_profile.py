@@ -1,0 +1,215 @@
+"""Card profiles: the YAML a trainer edits to describe a CPS card, and how it becomes a card.
+
+A profile names the holder, the activities, the codes and their counters, the certificate
+variant (from the test PKI) and the faults. ``build_card`` issues the certificates and hands
+the sans-IO card everything as plain objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from cryptography.hazmat.primitives import serialization
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.pki import CardCredentials, CertVariant, Pki, Professional
+from harness.yamlfile import load_model
+from simulators import identifiers
+from simulators.card.cpx import CpxCard
+from simulators.card.faults import Faults
+from simulators.card.layout import Activity, CardSpec, Code, Holder, KeyPair, build_card
+from simulators.card.log import NAMES
+
+BUILTIN_DIR = Path(__file__).parent / "profiles"
+INS_BY_NAME = {name: ins for ins, name in NAMES.items()}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HolderModel(Strict):
+    civility: Literal["M", "MME"]
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)
+    profession: str = Field(description="TRE_G15 code: 10 médecin, 21 pharmacien, 60 infirmier…")
+    rpps: str | None = None
+    adeli: str | None = None
+    specialty: str = ""
+
+    @field_validator("profession")
+    @classmethod
+    def known_profession(cls, code: str) -> str:
+        if code not in identifiers.PROFESSIONS:
+            raise ValueError(f"unknown TRE_G15 code {code!r}; known: {', '.join(identifiers.PROFESSIONS)}")
+        return code
+
+    @model_validator(mode="after")
+    def one_identifier(self) -> HolderModel:
+        identifiers.national_id(rpps=self.rpps, adeli=self.adeli)  # raises ValueError with the reason
+        return self
+
+    @property
+    def national_id(self) -> str:
+        return identifiers.national_id(rpps=self.rpps, adeli=self.adeli)
+
+    @property
+    def profession_label(self) -> str:
+        return identifiers.PROFESSIONS[self.profession]
+
+
+class ActivityModel(Strict):
+    mode: Literal["L", "S"] = Field(description="L libéral, S salarié")
+    sector: str
+    structure_id: str
+    structure_name: str
+    postcode: str = ""
+    city: str = ""
+
+
+class CodeModel(Strict):
+    value: str
+    tries_left: int | None = Field(default=None, ge=0)
+    max_tries: int = Field(default=3, ge=1, le=15)
+
+    @model_validator(mode="after")
+    def counters(self) -> CodeModel:
+        if self.tries_left is not None and self.tries_left > self.max_tries:
+            raise ValueError("tries_left cannot exceed max_tries")
+        if not self.value.isdigit():
+            raise ValueError("codes are digits")
+        return self
+
+    def code(self) -> Code:
+        left = self.max_tries if self.tries_left is None else self.tries_left
+        return Code(self.value, left, self.max_tries)
+
+
+def _parse_sw(text: str) -> int:
+    if not re.fullmatch(r"[0-9A-Fa-f]{4}", text):
+        raise ValueError(f"status word {text!r}: four hex digits, e.g. 6F00")
+    return int(text, 16)
+
+
+def _parse_ins(text: str) -> int:
+    if text.upper() in INS_BY_NAME:
+        return INS_BY_NAME[text.upper()]
+    if re.fullmatch(r"[0-9A-Fa-f]{2}", text):
+        return int(text, 16)
+    raise ValueError(f"instruction {text!r}: a name ({', '.join(INS_BY_NAME)}) or two hex digits")
+
+
+class FaultsModel(Strict):
+    status_words: dict[str, str] = Field(default_factory=dict, description="instruction -> status word")
+    wrong_key_signature: bool = False
+    mute: bool = False
+    timing: Literal["instant", "real-card"] = "instant"
+    apdu_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    remove_on: str | None = None
+    remove_after_apdus: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("status_words")
+    @classmethod
+    def valid_pairs(cls, pairs: dict[str, str]) -> dict[str, str]:
+        for ins, sw in pairs.items():
+            _parse_ins(ins)
+            _parse_sw(sw)
+        return pairs
+
+    @field_validator("remove_on")
+    @classmethod
+    def valid_ins(cls, ins: str | None) -> str | None:
+        if ins is not None:
+            _parse_ins(ins)
+        return ins
+
+    def faults(self) -> Faults:
+        faults = Faults(
+            forced_sw={_parse_ins(i): _parse_sw(s) for i, s in self.status_words.items()},
+            wrong_key_signature=self.wrong_key_signature,
+            mute=self.mute,
+            remove_on_ins=_parse_ins(self.remove_on) if self.remove_on else None,
+            remove_after_apdus=self.remove_after_apdus,
+        )
+        if self.timing == "real-card":
+            faults.real_card_timing()
+        faults.apdu_delay += self.apdu_delay_ms / 1000
+        return faults
+
+
+class CardProfile(Strict):
+    """One CPS card, as a trainer describes it."""
+
+    holder: HolderModel
+    activities: list[ActivityModel] = Field(default_factory=list, max_length=16)
+    pin: CodeModel = CodeModel(value="1234")
+    puk: CodeModel = CodeModel(value="12345678")
+    certificates: CertVariant = CertVariant.VALID
+    serial: str = Field(default="0000000001", pattern=r"^[0-9A-Fa-f]{10}$")
+    label: str = "CPS3v3-TEST"
+    t0_get_response: bool = Field(default=True, description="False: answer data directly (no 61xx)")
+    faults: FaultsModel = FaultsModel()
+
+    @field_validator("pin")
+    @classmethod
+    def pin_length(cls, pin: CodeModel) -> CodeModel:
+        if not 4 <= len(pin.value) <= 8:
+            raise ValueError("the PIN (code porteur) has 4 to 8 digits")
+        return pin
+
+    @field_validator("puk")
+    @classmethod
+    def puk_length(cls, puk: CodeModel) -> CodeModel:
+        if len(puk.value) != 8:
+            raise ValueError("the PUK (code de déblocage) has 8 digits")
+        return puk
+
+    def professional(self) -> Professional:
+        h = self.holder
+        return Professional(h.national_id, h.last_name, h.first_name, h.profession_label)
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> CardProfile:
+    """A built-in profile by name (``pharmacist``) or a YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = BUILTIN_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise FileNotFoundError(f"no profile {name_or_path!r}; built-in: {', '.join(builtin_profiles())}")
+    return load_model(path, CardProfile)
+
+
+def card_spec(profile: CardProfile, credentials: CardCredentials) -> CardSpec:
+    h = profile.holder
+    holder = Holder(
+        h.national_id, h.civility, h.last_name, h.first_name, h.profession, h.profession_label, specialty=h.specialty
+    )
+    der = serialization.Encoding.DER
+    return CardSpec(
+        holder=holder,
+        authentication=KeyPair(
+            credentials.authentication.key, credentials.authentication.certificate.public_bytes(der)
+        ),
+        signature=KeyPair(credentials.signature.key, credentials.signature.certificate.public_bytes(der)),
+        activities=[Activity(**a.model_dump()) for a in profile.activities],
+        pin=profile.pin.code(),
+        puk=profile.puk.code(),
+        serial=bytes.fromhex(profile.serial),
+        label=profile.label,
+        expiry=credentials.authentication.certificate.not_valid_after_utc.date(),
+        t0_get_response=profile.t0_get_response,
+        faults=profile.faults.faults(),
+    )
+
+
+def make_card(profile: CardProfile, pki: Pki, now: dt.datetime | None = None) -> tuple[CpxCard, CardCredentials]:
+    """Issue the profile's certificates on ``pki`` (world clock ``now``) and build the card."""
+    credentials = pki.cards.issue(profile.professional(), now or dt.datetime.now(dt.UTC), profile.certificates)
+    return build_card(card_spec(profile, credentials)), credentials

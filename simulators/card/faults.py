@@ -1,0 +1,42 @@
+"""Faults a scenario or trainer can switch on, at load time (profile) or at run time.
+
+Faults that change bytes (a forced status word, a signature with the wrong key) act inside
+the sans-IO card; faults of time and presence (mute, slow, removal) act in the transport,
+which alone owns the clock and the socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REAL_CARD_APDU_DELAY = 0.012
+"""Seconds a real CPS3 takes for a plain APDU at the reader's usual speed (order of magnitude)."""
+REAL_CARD_RSA_DELAY = 0.35
+"""Seconds for an RSA-2048 private-key operation on a real card (order of magnitude)."""
+RSA_INS = frozenset({0x88, 0x2A})
+
+
+@dataclass
+class Faults:
+    forced_sw: dict[int, int] = field(default_factory=dict)
+    """INS -> status word answered instead of executing (G6-02: an error on INTERNAL AUTHENTICATE)."""
+    wrong_key_signature: bool = False
+    """Sign with a key that is not the certificate's: the signature verifies against nothing."""
+    mute: bool = False
+    """The card takes the command and never answers; the transport's watchdog removes it."""
+    apdu_delay: float = 0.0
+    """Seconds added to every answer."""
+    rsa_delay: float = 0.0
+    """Seconds added to INTERNAL AUTHENTICATE and PSO."""
+    remove_on_ins: int | None = None
+    """Pull the card out when this INS arrives, before answering (removal mid-transaction)."""
+    remove_after_apdus: int | None = None
+    """Pull the card out after this many APDUs."""
+
+    def real_card_timing(self) -> None:
+        """The trainer's preset: answers as slow as a real card's."""
+        self.apdu_delay = REAL_CARD_APDU_DELAY
+        self.rsa_delay = REAL_CARD_RSA_DELAY
+
+    def delay_for(self, ins: int) -> float:
+        return self.apdu_delay + (self.rsa_delay if ins in RSA_INS else 0.0)
