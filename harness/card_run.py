@@ -32,7 +32,7 @@ async def run_with_card(profile_name: str, command: Sequence[str], *, trace: boo
     profile = load_profile(profile_name)
     card, _ = make_card(profile, Pki())
     with PcscStack() as stack:
-        reader = CardReader(stack.readers[0].name, stack.readers[0].port)
+        reader = CardReader(stack.readers[0].name, stack.readers[0].port, seen_by=stack.wait_reader)
         await reader.insert(card)
         try:
             process = await asyncio.create_subprocess_exec(*command, env=client_env(stack))

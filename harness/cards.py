@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +25,16 @@ class CardReaderError(RuntimeError):
 
 @dataclass
 class CardReader:
-    """One vpcd reader of a stack: at most one card in it at a time."""
+    """One vpcd reader of a stack: at most one card in it at a time.
+
+    ``seen_by`` is how to ask pcscd whether it lists the card (``PcscStack.wait_reader``):
+    with it, insert and remove return only once PC/SC clients see the change.
+    """
 
     name: str
     port: int
     mute_watchdog: float = 3.0
+    seen_by: Callable[[str, bool, float], bool] | None = None
     card: CpxCard | None = None
     _connection: CardConnection | None = None
     _task: asyncio.Task[Removal] | None = None
@@ -48,13 +54,19 @@ class CardReader:
         powered = asyncio.create_task(self._connection.powered_once.wait())
         done, _ = await asyncio.wait({powered, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         powered.cancel()
-        if powered not in done:
+        seen = powered in done and await self._seen(True, timeout)
+        if not seen:
             reason = self._task.result() if self._task in done else None
             await self.remove()
             raise CardReaderError(
                 f"{self.name}: pcscd did not take the card within {timeout:.0f} s"
                 + (f" ({reason.value})" if reason else "")
             )
+
+    async def _seen(self, present: bool, timeout: float) -> bool:
+        if self.seen_by is None:
+            return True
+        return await asyncio.to_thread(self.seen_by, self.name, present, timeout)
 
     async def remove(self, timeout: float = 5.0) -> Removal | None:
         """Pull the card out; returns why it left (None if there was none)."""
@@ -69,6 +81,7 @@ class CardReader:
                 await self._task
             self.last_removal = Removal.REQUESTED
         self._task = None
+        await self._seen(False, timeout)
         return self.last_removal
 
     def reset(self) -> None:

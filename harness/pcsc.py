@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -117,6 +118,7 @@ class PcscStack:
         self._daemon: subprocess.Popen[bytes] | None = None
         self._keeper: subprocess.Popen[str] | None = None
         self._log: IO[bytes] | None = None
+        self._keeper_lock = threading.Lock()
 
     # -- what clients need -------------------------------------------------------------
     @property
@@ -222,6 +224,25 @@ class PcscStack:
             )
         report: dict[str, object] = json.loads(line)
         return report
+
+    def wait_reader(self, name: str, present: bool, timeout: float = 5.0) -> bool:
+        """Block until pcscd reports ``name`` with (or without) a card; False on timeout.
+
+        Asked of the keeper, which holds this stack's PC/SC context: pcscd notices a card
+        through vpcd's 400 ms presence poll, so "the card's socket is open" is not yet "pcscd
+        sees a card".
+        """
+        keeper = self._keeper
+        if keeper is None or keeper.stdin is None or keeper.stdout is None:
+            raise PcscStackError("the stack is not started")
+        with self._keeper_lock:
+            keeper.stdin.write(f"wait {name} {'present' if present else 'empty'} {timeout}\n")
+            keeper.stdin.flush()
+            ready, _, _ = select.select([keeper.stdout], [], [], timeout + 5)
+            line = keeper.stdout.readline() if ready else ""
+        if not line:
+            raise PcscStackError("the PC/SC probe did not answer")
+        return bool(json.loads(line).get("ok"))
 
     def stop(self) -> None:
         """Stop the keeper, then pcscd, each by PID; safe to call twice and after a failed start."""

@@ -6,7 +6,10 @@ a socket-activated pcscd exits about 60 s after its last client leaves, and an i
 must not lose its readers. When the parent dies, stdin closes and the keeper leaves too.
 
 Protocol: one JSON line on stdout, ``{"ready": true, "readers": [...]}`` or
-``{"ready": false, "connected": bool, "error": "...", "readers": [...]}``; then it waits for EOF on stdin.
+``{"ready": false, "connected": bool, "error": "...", "readers": [...]}``. Then it answers
+requests, one line each way, until EOF on stdin:
+``wait <reader name> present|empty <timeout s>`` → ``{"ok": bool, "present": bool}``, which lets
+the harness know that pcscd itself has seen a card arrive or leave (vpcd polls every 400 ms).
 """
 
 from __future__ import annotations
@@ -52,14 +55,47 @@ def wait_ready(expected: int, timeout: float) -> tuple[int | None, list[str], st
     return context, readers, error
 
 
+def reader_present(context: int, reader: str, timeout: float, want_present: bool) -> tuple[bool, bool]:
+    """Wait (through SCardGetStatusChange) until ``reader`` is or is not PRESENT; (ok, present)."""
+    deadline = time.monotonic() + timeout
+    known = scard.SCARD_STATE_UNAWARE
+    present = False
+    while True:
+        remaining = max(0, int((deadline - time.monotonic()) * 1000))
+        rc, states = scard.SCardGetStatusChange(context, remaining, [(reader, known)])
+        if rc == scard.SCARD_S_SUCCESS:
+            _, event, _ = states[0]
+            present = bool(event & scard.SCARD_STATE_PRESENT)
+            if present == want_present:
+                return True, present
+            known = event & ~scard.SCARD_STATE_CHANGED
+        elif rc != scard.SCARD_E_TIMEOUT:
+            return False, present
+        if time.monotonic() >= deadline:
+            return False, present
+
+
+def answer(context: int, line: str) -> dict[str, object]:
+    try:
+        verb, rest = line.strip().split(" ", 1)
+        name, wanted, timeout = rest.rsplit(" ", 2)
+        if verb != "wait" or wanted not in ("present", "empty"):
+            raise ValueError(line)
+        ok, present = reader_present(context, name, float(timeout), wanted == "present")
+        return {"ok": ok, "present": present}
+    except ValueError:
+        return {"ok": False, "error": f"bad request {line.strip()!r}"}
+
+
 def main(argv: Sequence[str]) -> int:
     expected, timeout = int(argv[0]), float(argv[1])
     context, readers, error = wait_ready(expected, timeout)
     ready = not error
     report = {"ready": ready, "connected": context is not None, "readers": readers, "error": error}
     print(json.dumps(report), flush=True)
-    if ready:
-        sys.stdin.read()  # hold the context until the parent closes the pipe
+    if ready and context is not None:
+        for line in sys.stdin:  # hold the context until the parent closes the pipe
+            print(json.dumps(answer(context, line)), flush=True)
     if context is not None:
         scard.SCardReleaseContext(context)
     return 0 if ready else 1

@@ -19,11 +19,23 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from simulators.card.cpx import ATR, CpxCard
+from typing import Protocol
+
+from simulators.card.faults import Faults
 
 POWER_OFF, POWER_ON, RESET, GET_ATR = 0, 1, 2, 4
 MAX_RESPONSE = 65533
 """vpcd frames up to 65535 bytes; keep the response (with SW) inside that."""
+
+
+class Card(Protocol):
+    """What the transport needs of a card: the CPx card, or a bare echo card in benchmarks."""
+
+    faults: Faults
+
+    def power_on(self) -> bytes: ...
+
+    def process(self, apdu: bytes) -> bytes: ...
 
 
 class Removal(enum.StrEnum):
@@ -50,7 +62,7 @@ class CardConnection:
 
     def __init__(
         self,
-        card: CpxCard,
+        card: Card,
         port: int,
         host: str = "127.0.0.1",
         *,
@@ -63,6 +75,7 @@ class CardConnection:
         self.connect_timeout = connect_timeout
         self.mute_watchdog = mute_watchdog
         self.state = SlotState()
+        self.atr = card.power_on()
         self._on_powered = on_powered
         self._sock: socket.socket | None = None
         self._stop = asyncio.Event()
@@ -156,7 +169,7 @@ class CardConnection:
 
     async def _control(self, sock: socket.socket, code: int) -> None:
         if code == GET_ATR:
-            await self._send(sock, ATR)
+            await self._send(sock, self.atr)
         elif code in (POWER_ON, RESET):
             self.card.power_on()
             self.state.powered = True
