@@ -11,6 +11,7 @@ thread goes through ``run_coroutine_threadsafe`` with a timeout, so nothing here
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from types import TracebackType
@@ -83,10 +84,9 @@ class CardHost:
         if self._loop is not None:
             for index, reader in enumerate(self.readers):
                 if reader.present:
-                    try:
+                    # stopping must go on whatever happens: the stack below still has to go
+                    with contextlib.suppress(Exception):
                         self.remove(index)
-                    except Exception:  # stopping must go on: the stack below still has to go
-                        pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
                 self._thread.join(5)

@@ -18,7 +18,6 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from typing import Protocol
 
 from simulators.card.faults import Faults
