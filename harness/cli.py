@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from harness import __version__
+from harness import __version__, card_cli
 from harness.doctor import Check, run_checks
 
 
@@ -52,41 +52,24 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 1 if failed else 0
 
 
-def cmd_card_run(args: argparse.Namespace, console: Console) -> int:
-    from harness.card_run import run_with_card
-
-    command = list(args.command_line)
-    if command and command[0] == "--":
-        command = command[1:]
-    if not command:
-        console.print("cps-harness card run: give the command to run after --")
-        return 2
-    return asyncio.run(run_with_card(args.profile, command, trace=args.trace, out=sys.stderr))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cps-harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"cps-harness {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("doctor", help="check system components, ports, a private pcscd and the PKI")
     commands.add_parser("run", help="the main job: start the simulated world, check it, print what runs, stop")
-    card = commands.add_parser("card", help="the virtual CPS card").add_subparsers(dest="card_command", required=True)
-    card_run = card.add_parser("run", help="run a command against a virtual card in a private PC/SC stack")
-    card_run.add_argument("--profile", default="pharmacist", help="built-in profile name or YAML path")
-    card_run.add_argument("--trace", action="store_true", help="print the decoded APDU log (codes masked)")
-    card_run.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    card_cli.add_parser(commands)
     return parser
 
 
-COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "card run": cmd_card_run}
+COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "card": card_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(highlight=False)
     try:
-        key = f"{args.command} {args.card_command}" if args.command == "card" else args.command
-        return COMMANDS[key](args, console)
+        return COMMANDS[args.command](args, console)
     except KeyboardInterrupt:
         console.print("interrupted; everything started was stopped")
         return 130

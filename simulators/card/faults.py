@@ -7,7 +7,7 @@ which alone owns the clock and the socket.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 REAL_CARD_APDU_DELAY = 0.012
 """Seconds a real CPS3 takes for a plain APDU at the reader's usual speed (order of magnitude)."""
@@ -32,6 +32,11 @@ class Faults:
     """Pull the card out when this INS arrives, before answering (removal mid-transaction)."""
     remove_after_apdus: int | None = None
     """Pull the card out after this many APDUs."""
+
+    def replace_with(self, other: Faults) -> None:
+        """Switch to ``other``'s settings in place: the card and its transport share this object."""
+        for item in fields(self):
+            setattr(self, item.name, getattr(other, item.name))
 
     def real_card_timing(self) -> None:
         """The trainer's preset: answers as slow as a real card's."""
