@@ -63,9 +63,11 @@ def test_doctor_command_exits_zero_with_checkmarks(pki_cache: Path) -> None:
 def test_run_starts_checks_and_stops_the_world(pki_cache: Path) -> None:
     result = cli("run", cache=pki_cache)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid card GOOD, lost card REVOKED" in result.stdout
+    assert "card in reader GOOD, lost card REVOKED" in result.stdout
     assert "opensc-tool lists 2 virtual readers" in result.stdout
     assert "all checks passed" in result.stdout
+    assert "CPS card of ALAIN D0000020981 (899700209812)" in result.stdout
+    assert "GN=ALAIN+SN=D0000020981+CN=899700209812,title=Médecin,C=FR" in result.stdout
 
 
 def test_unknown_command_is_a_usage_error(pki_cache: Path) -> None:

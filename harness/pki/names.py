@@ -5,6 +5,9 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+SHORT_NAMES = {NameOID.GIVEN_NAME: "GN", NameOID.SURNAME: "SN", NameOID.TITLE: "title"}
+"""For ``Name.rfc4514_string``: print CPS subjects as ANS's tools do (``CN=…+SN=…+GN=…``)."""
+
 IGC_ORGANIZATION = "ASIP-SANTE"
 IGC_ORGANIZATION_ID = "0002 187512751"
 IGC_TEST_UNIT = "IGC-SANTE TEST"
