@@ -49,8 +49,8 @@ python_env() {
 }
 
 run_tests() {
-  "$VENV/bin/ruff" check harness simulators tests
-  "$VENV/bin/ruff" format --check harness simulators tests
+  "$VENV/bin/ruff" check harness simulators tests examples benchmarks
+  "$VENV/bin/ruff" format --check harness simulators tests examples benchmarks
   "$VENV/bin/mypy"
   local rc=0
   "$VENV/bin/python" -m pytest -n auto "$@" || rc=$?

@@ -28,6 +28,7 @@ from harness.card_profile import FaultsModel, load_profile, make_card
 from harness.cards import CardReader, CardReaderError
 from harness.pki import Pki
 from harness.yamlfile import DataFileError
+from simulators.card.cpx import CpxCard
 
 READERS_KEY = web.AppKey("readers", list[CardReader])
 PKI_KEY = web.AppKey("pki", Pki)
@@ -112,7 +113,7 @@ async def set_faults(request: web.Request) -> web.Response:
 
 async def card_log(request: web.Request) -> web.Response:
     reader = _reader(request)
-    lines = [entry.line() for entry in reader.card.log] if reader.card else []
+    lines = [entry.line() for entry in reader.card.log] if isinstance(reader.card, CpxCard) else []
     return web.json_response(lines)
 
 

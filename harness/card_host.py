@@ -20,8 +20,7 @@ from typing import Any, Self, TypeVar
 from harness.card_run import client_env
 from harness.cards import CardReader
 from harness.pcsc import PcscStack
-from simulators.card.cpx import CpxCard
-from simulators.card.vpcd import Removal
+from simulators.card.vpcd import Card, Removal
 
 T = TypeVar("T")
 CALL_TIMEOUT = 30.0
@@ -62,7 +61,7 @@ class CardHost:
         except IndexError:
             raise IndexError(f"reader {index}: this stack has readers 0-{len(self.readers) - 1}") from None
 
-    def insert(self, card: CpxCard, reader: int = 0) -> None:
+    def insert(self, card: Card, reader: int = 0) -> None:
         self._call(self.reader(reader).insert(card))
 
     def remove(self, reader: int = 0) -> Removal | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from simulators.card.cpx import CpxCard
 from simulators.card.layout import PIN_REF, PUK_REF
-from simulators.card.vpcd import CardConnection, Removal
+from simulators.card.vpcd import Card, CardConnection, Removal
 
 INSERT_TIMEOUT = 10.0
 
@@ -35,7 +35,7 @@ class CardReader:
     port: int
     mute_watchdog: float = 3.0
     seen_by: Callable[[str, bool, float], bool] | None = None
-    card: CpxCard | None = None
+    card: Card | None = None
     _connection: CardConnection | None = None
     _task: asyncio.Task[Removal] | None = None
     last_removal: Removal | None = None
@@ -44,7 +44,7 @@ class CardReader:
     def present(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def insert(self, card: CpxCard, timeout: float = INSERT_TIMEOUT) -> None:
+    async def insert(self, card: Card, timeout: float = INSERT_TIMEOUT) -> None:
         """Plug ``card`` in and wait until pcscd powers it (it then lists it as present)."""
         if self.present:
             raise CardReaderError(f"{self.name}: a card is already inserted; remove it first")
@@ -98,7 +98,7 @@ class CardReader:
             info["removal"] = self._task.result().value
         elif self.last_removal:
             info["removal"] = self.last_removal.value
-        if card is not None:
+        if isinstance(card, CpxCard):
             info["codes"] = {
                 name: {"tries_left": chv.tries_left, "max_tries": chv.max_tries, "verified": chv.verified}
                 for name, chv in (("pin", card.security.chvs[PIN_REF]), ("puk", card.security.chvs[PUK_REF]))

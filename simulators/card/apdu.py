@@ -9,7 +9,7 @@ Lc. The parser keeps P3 and lets the handler decide.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class SW(enum.IntEnum):
@@ -55,13 +55,18 @@ class CardError(Exception):
     """A handler's way to answer a status word other than 9000 (with data for 6282 or 61xx)."""
 
     def __init__(self, sw: int, why: str = "", data: bytes = b"") -> None:
-        super().__init__(f"{sw:04X} {why}".strip())
+        super().__init__(sw, why)  # formatted only if shown: this is raised on hot paths
         self.sw = sw
+        self.why = why
         self.data = data
 
+    def __str__(self) -> str:
+        return f"{self.sw:04X} {self.why}".strip()
 
-@dataclass(frozen=True)
-class Command:
+
+class Command(NamedTuple):
+    """A parsed command (a NamedTuple: built for every APDU, so cheap to make)."""
+
     cla: int
     ins: int
     p1: int

@@ -19,7 +19,7 @@ from simulators.card import pkcs15
 from simulators.card.apdu import SW, CardError, Command, parse, remaining_sw, response, wrong_le_sw
 from simulators.card.faults import Faults
 from simulators.card.fs import DF, EF
-from simulators.card.log import LogEntry, describe
+from simulators.card.log import LogEntry
 from simulators.card.security import Chv, KeyUse, Security
 from simulators.card.tlv import TlvError, iter_tlv, read_tag, tlv
 
@@ -84,13 +84,10 @@ class CpxCard:
     def process(self, apdu: bytes) -> bytes:
         """Answer one command APDU with data and a status word; never raises."""
         try:
-            command = parse(apdu)
+            answer = self._answer(parse(apdu))
         except CardError as exc:
             answer = response(sw=exc.sw)
-            self.log.append(LogEntry(apdu, answer, "(malformed)"))
-            return answer
-        answer = self._answer(command)
-        self.log.append(LogEntry(apdu, answer, describe(command)))
+        self.log.append(LogEntry.record(apdu, answer))
         return answer
 
     def _answer(self, command: Command) -> bytes:
@@ -223,16 +220,8 @@ def select(card: CpxCard, c: Command) -> bytes:
     if isinstance(target, DF):
         card.current_df, card.current_ef = target, None
     else:
-        parent = _parent_of(mf, target)
-        card.current_df, card.current_ef = parent, target
+        card.current_df, card.current_ef = target.parent or mf, target
     return b"" if c.p2 == 0x0C else target.fcp()
-
-
-def _parent_of(mf: DF, ef: EF) -> DF:
-    for df in mf.walk():
-        if df.children.get(ef.fid) is ef:
-            return df
-    return mf
 
 
 # -- READ / UPDATE BINARY ---------------------------------------------------------------------

@@ -42,6 +42,7 @@ class EF:
     access: Access = field(default_factory=Access)
     size: int | None = None
     """Allocated size; defaults to the content's (writable EFs keep room to grow)."""
+    parent: DF | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.size is None:
@@ -75,8 +76,7 @@ class DF:
     access: Access = field(default_factory=lambda: Access(read=ALWAYS, update=NEVER, delete=NEVER))
 
     def add(self, node: EF | DF) -> EF | DF:
-        if isinstance(node, DF):
-            node.parent = self
+        node.parent = self
         self.children[node.fid] = node
         return node
 

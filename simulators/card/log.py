@@ -7,9 +7,9 @@ reach the log: they are replaced by ``**`` per byte, so a report can be shared.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from simulators.card.apdu import Command
+from simulators.card.apdu import CardError, Command, parse
 
 NAMES = {
     0xA4: "SELECT",
@@ -82,15 +82,23 @@ def mask(apdu: bytes) -> bytes:
     return apdu
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
+    """One exchange; the command is stored masked, its description is made only when read."""
+
     command: bytes
     response: bytes
-    name: str
-    at: float = field(default_factory=time.time)
+    at: float
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "command", mask(self.command))
+    @classmethod
+    def record(cls, command: bytes, response: bytes) -> LogEntry:
+        return cls(mask(command), response, time.time())
+
+    @property
+    def name(self) -> str:
+        try:
+            return describe(parse(self.command))
+        except CardError:
+            return "(malformed)"
 
     @property
     def sw(self) -> int:
