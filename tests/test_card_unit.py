@@ -362,3 +362,22 @@ def test_rpps_check_digit_is_enforced() -> None:
     data["holder"]["rpps"] = "99700209813"
     with pytest.raises(ValueError, match="Luhn"):
         CardProfile.model_validate(data)
+
+
+def test_profiles_can_start_blocked(session_pki: Pki, tmp_path: Path) -> None:
+    """GC-02/GC-03 start states: a PIN already blocked, a PUK already exhausted."""
+    text = (Path(__file__).parent.parent / "harness/profiles/pharmacist.yaml").read_text()
+    blocked = tmp_path / "blocked.yaml"
+    blocked.write_text(
+        text.replace('pin: {value: "1234"}', 'pin: {value: "1234", tries_left: 0}').replace(
+            'puk: {value: "12345678"}', 'puk: {value: "12345678", tries_left: 0}'
+        )
+    )
+    d = Driver(make_card(load_profile(blocked), session_pki)[0])
+    assert d.send("00 20 00 01 00")[1] == 0x6983
+    assert d.verify_pin() == 0x6983
+    assert d.send("00 2C 00 01 0C" + "3132333435363738" + "31313131")[1] == 0x6983
+    too_many = tmp_path / "too-many.yaml"
+    too_many.write_text(text.replace('pin: {value: "1234"}', 'pin: {value: "1234", tries_left: 5}'))
+    with pytest.raises(DataFileError, match="tries_left cannot exceed max_tries"):
+        load_profile(too_many)
