@@ -117,16 +117,21 @@ async def card_log(request: web.Request) -> web.Response:
     return web.json_response(lines)
 
 
-def make_app(readers: list[CardReader], pki: Pki) -> web.Application:
-    app = web.Application()
+def add_routes(app: web.Application, readers: list[CardReader], pki: Pki, prefix: str = "") -> None:
+    """Mount the card routes on ``app`` (a world's admin API mounts them under ``/admin``)."""
     app[READERS_KEY] = readers
     app[PKI_KEY] = pki
-    app.router.add_get("/cards", list_cards)
-    app.router.add_post("/cards/{reader}/insert", insert)
-    app.router.add_post("/cards/{reader}/remove", remove)
-    app.router.add_post("/cards/{reader}/reset", reset)
-    app.router.add_post("/cards/{reader}/faults", set_faults)
-    app.router.add_get("/cards/{reader}/log", card_log)
+    app.router.add_get(prefix + "/cards", list_cards)
+    app.router.add_post(prefix + "/cards/{reader}/insert", insert)
+    app.router.add_post(prefix + "/cards/{reader}/remove", remove)
+    app.router.add_post(prefix + "/cards/{reader}/reset", reset)
+    app.router.add_post(prefix + "/cards/{reader}/faults", set_faults)
+    app.router.add_get(prefix + "/cards/{reader}/log", card_log)
+
+
+def make_app(readers: list[CardReader], pki: Pki) -> web.Application:
+    app = web.Application()
+    add_routes(app, readers, pki)
     return app
 
 

@@ -1,0 +1,196 @@
+"""The e-CPS push backend and the virtual phone (``push.esw.esante.gouv.fr``).
+
+A trainer opens ``/telephone/<device>`` beside the browser: it lists pending pushes (approve with
+the e-CPS code, or refuse), scans the wallet's QR code, and shows the SMS the number received.
+Scripts use the JSON API under ``/api``: ``GET /api/phones/<device>/pushes``,
+``POST /api/pushes/<id>/approve {"password"}``, ``POST /api/pushes/<id>/refuse``,
+``GET /api/pushes/<id>``, ``POST /api/phones/<device>/scan {"token"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from simulators.web import page as p
+from simulators.web.wallet.app import form_fields
+from simulators.web.wallet.rules import Refusal, WalletState, phone_scans
+from simulators.world.ecps import EcpsError, Push
+from simulators.world.state import WorldState
+
+SITE = "Application e-CPS"
+WORLD_KEY = web.AppKey("world", WorldState)
+WALLET_KEY = web.AppKey("wallet", WalletState)
+SCANNED_KEY = web.AppKey("scanned", dict[str, str])
+"""device -> the code the phone shows after its last scan."""
+
+STATUS_BY_CODE = {"unknown-push": 404, "wrong-password": 403, "locked": 423}
+
+
+def _device(request: web.Request) -> str:
+    device = request.match_info["device"]
+    if not device.replace("-", "").isalnum() or len(device) > 64:
+        raise web.HTTPBadRequest(text="appareil invalide")
+    return device
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="JSON attendu") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="un objet JSON est attendu")
+    return body
+
+
+def _error(exc: EcpsError) -> web.Response:
+    return web.json_response({"error": exc.code, "message": str(exc)}, status=STATUS_BY_CODE.get(exc.code, 409))
+
+
+# -- JSON API ---------------------------------------------------------------------------------------
+async def api_pending(request: web.Request) -> web.Response:
+    world = request.app[WORLD_KEY]
+    pushes = world.ecps.pending(_device(request), world.now())
+    return web.json_response([push.as_json() for push in pushes])
+
+
+async def api_push(request: web.Request) -> web.Response:
+    world = request.app[WORLD_KEY]
+    try:
+        return web.json_response(world.ecps.push(request.match_info["push"], world.now()).as_json())
+    except EcpsError as exc:
+        return _error(exc)
+
+
+async def api_approve(request: web.Request) -> web.Response:
+    world = request.app[WORLD_KEY]
+    password = (await _json(request)).get("password")
+    if not isinstance(password, str):
+        raise web.HTTPBadRequest(text="champ password (texte) attendu")
+    try:
+        return web.json_response(world.ecps.approve(request.match_info["push"], password, world.now()).as_json())
+    except EcpsError as exc:
+        return _error(exc)
+
+
+async def api_refuse(request: web.Request) -> web.Response:
+    world = request.app[WORLD_KEY]
+    try:
+        return web.json_response(world.ecps.refuse(request.match_info["push"], world.now()).as_json())
+    except EcpsError as exc:
+        return _error(exc)
+
+
+async def api_scan(request: web.Request) -> web.Response:
+    device = _device(request)
+    token = (await _json(request)).get("token")
+    if not isinstance(token, str):
+        raise web.HTTPBadRequest(text="champ token (texte) attendu")
+    try:
+        activation = phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], token, device)
+    except Refusal as refusal:
+        return web.json_response({"error": refusal.screen, "message": refusal.message}, status=404)
+    request.app[SCANNED_KEY][device] = activation.confirmation_code
+    return web.json_response({"code": activation.confirmation_code, "national_id": activation.national_id})
+
+
+# -- the phone's screen ---------------------------------------------------------------------------------
+def _push_item(device: str, push: Push) -> str:
+    return (
+        f'<li data-push="{p.text(push.id)}"><b>{p.text(push.client)}</b> demande votre connexion '
+        f"({p.text(push.binding_message)}), expire à {p.text(push.expires_at.strftime('%H:%M:%S'))}"
+        + p.form(f"/telephone/{device}/demandes/{push.id}/accepter", [("code", "Code e-CPS", "password")], "Accepter")
+        + f'<form method="post" action="/telephone/{p.text(device)}/demandes/{p.text(push.id)}/refuser">'
+        '<button type="submit">Refuser</button></form></li>'
+    )
+
+
+async def phone(request: web.Request, message: str = "", css: str = "") -> web.Response:
+    device = _device(request)
+    world = request.app[WORLD_KEY]
+    now = world.now()
+    ecps = next((e for e in world.ecps.all() if e.device == device), None)
+    body = p.paragraph(message, css) if message else ""
+    if ecps is None:
+        body += p.paragraph("Aucune e-CPS n'est activée sur ce téléphone.")
+    else:
+        state = "bloquée" if ecps.locked else "active"
+        body += p.paragraph(f"e-CPS {state} pour l'identifiant {ecps.national_id}.")
+    pushes = world.ecps.pending(device, now)
+    body += "<h2>Demandes de connexion</h2>"
+    body += (
+        "<ul>" + "".join(_push_item(device, push) for push in pushes) + "</ul>"
+        if pushes
+        else p.paragraph("Aucune demande en attente.")
+    )
+    if code := request.app[SCANNED_KEY].get(device):
+        body += (
+            p.paragraph("Code à saisir sur votre ordinateur :")
+            + f'<p class="code" data-code="{p.text(code)}">{p.text(code)}</p>'
+        )
+    body += "<h2>Scanner un QR code</h2>" + p.form(
+        f"/telephone/{device}/scanner", [("token", "QR code", "text")], "Scanner"
+    )
+    return p.page("telephone", f"Téléphone {device}", body, site=SITE)
+
+
+async def phone_get(request: web.Request) -> web.Response:
+    return await phone(request)
+
+
+async def phone_approve(request: web.Request) -> web.Response:
+    world = request.app[WORLD_KEY]
+    fields = await form_fields(request, "code")
+    try:
+        world.ecps.approve(request.match_info["push"], fields["code"], world.now())
+    except EcpsError as exc:
+        return await phone(request, str(exc), "error")
+    return await phone(request, "Connexion acceptée.", "ok")
+
+
+async def phone_refuse(request: web.Request) -> web.Response:
+    world = request.app[WORLD_KEY]
+    try:
+        world.ecps.refuse(request.match_info["push"], world.now())
+    except EcpsError as exc:
+        return await phone(request, str(exc), "error")
+    return await phone(request, "Connexion refusée.", "ok")
+
+
+async def phone_scan(request: web.Request) -> web.Response:
+    device = _device(request)
+    fields = await form_fields(request, "token")
+    try:
+        activation = phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], fields["token"], device)
+    except Refusal as refusal:
+        return await phone(request, refusal.message, "error")
+    request.app[SCANNED_KEY][device] = activation.confirmation_code
+    return await phone(request, "QR code scanné.", "ok")
+
+
+def add_api_routes(app: web.Application, prefix: str) -> None:
+    """The phone's JSON API (also mounted by the admin API, to act as the phone)."""
+    app.router.add_get(prefix + "/phones/{device}/pushes", api_pending)
+    app.router.add_post(prefix + "/phones/{device}/scan", api_scan)
+    app.router.add_get(prefix + "/pushes/{push}", api_push)
+    app.router.add_post(prefix + "/pushes/{push}/approve", api_approve)
+    app.router.add_post(prefix + "/pushes/{push}/refuse", api_refuse)
+
+
+def set_state(app: web.Application, world: WorldState, wallet: WalletState) -> None:
+    app[WORLD_KEY] = world
+    app[WALLET_KEY] = wallet
+    app[SCANNED_KEY] = {}
+
+
+def make_app(world: WorldState, wallet: WalletState) -> web.Application:
+    app = web.Application(client_max_size=4096)
+    set_state(app, world, wallet)
+    add_api_routes(app, "/api")
+    app.router.add_get("/telephone/{device}", phone_get)
+    app.router.add_post("/telephone/{device}/demandes/{push}/accepter", phone_approve)
+    app.router.add_post("/telephone/{device}/demandes/{push}/refuser", phone_refuse)
+    app.router.add_post("/telephone/{device}/scanner", phone_scan)
+    return app

@@ -1,0 +1,253 @@
+"""The ANS wallet site (``wallet.esw.esante.gouv.fr``): e-CPS activation screens.
+
+One application serves two ports of the world: the plain TLS port (home, activation without a
+card) and the card port, whose TLS asks for a client certificate (``/carte``). Every refusal is
+a page with its screen id and the guide's advice; malformed input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from aiohttp import web
+
+from simulators.web import page as p
+from simulators.web.igc.rules import AuthorityState
+from simulators.web.wallet.rules import (
+    Activation,
+    Refusal,
+    Step,
+    WalletState,
+    check_national_id,
+    choose_password,
+    confirm_scan,
+    start_with_card,
+    start_without_card,
+    submit_codes,
+)
+from simulators.world.state import DEFAULT_DEVICE, WorldState
+
+SITE = "Pro Santé Connect — e-CPS"
+WORLD_KEY = web.AppKey("world", WorldState)
+WALLET_KEY = web.AppKey("wallet", WalletState)
+AUTHORITIES_KEY: web.AppKey[Callable[[], Iterable[AuthorityState]]] = web.AppKey("authorities")
+CARD_URL_KEY: web.AppKey[Callable[[], str]] = web.AppKey("card_url")
+MAX_FORM = 4096
+
+STATUS_BY_SCREEN = {
+    "identifiant-invalide": 400,
+    "code-e-cps-invalide": 400,
+    "identifiant-inconnu": 404,
+    "activation-inconnue": 404,
+    "qr-inconnu": 404,
+    "aucun-certificat": 403,
+    "autorite-inconnue": 403,
+    "certificat-expire": 403,
+    "certificat-pas-encore-valide": 403,
+    "certificat-revoque": 403,
+    "certificat-inadapte": 403,
+    "code-incorrect": 422,
+}
+
+
+def refusal_page(refusal: Refusal) -> web.Response:
+    body = p.paragraph(refusal.message, "error") + (p.advice(refusal.advice) if refusal.advice else "")
+    body += p.link("/", "Retour à l'accueil")
+    return p.page(
+        refusal.screen, "Activation impossible", body, site=SITE, status=STATUS_BY_SCREEN.get(refusal.screen, 409)
+    )
+
+
+async def form_fields(request: web.Request, *names: str) -> dict[str, str]:
+    """The named fields of a posted form; 400 with the missing names if any is absent."""
+    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise web.HTTPUnsupportedMediaType(text="envoyez un formulaire (application/x-www-form-urlencoded)")
+    try:
+        data = await request.post()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="formulaire illisible") from None
+    values = {name: data.get(name) for name in names}
+    missing = [name for name, value in values.items() if not isinstance(value, str)]
+    if missing:
+        raise web.HTTPBadRequest(text=f"champ(s) manquant(s) : {', '.join(missing)}")
+    return {name: str(value) for name, value in values.items()}
+
+
+def _device(request: web.Request) -> str:
+    device = request.query.get("appareil", DEFAULT_DEVICE)
+    if not device.replace("-", "").isalnum() or len(device) > 64:
+        raise web.HTTPBadRequest(text="paramètre appareil invalide")
+    return device
+
+
+async def home(request: web.Request) -> web.Response:
+    body = (
+        p.paragraph("Activez votre e-CPS pour vous connecter aux services de santé avec votre téléphone.")
+        + p.link("/activation", "Demander l'activation de la e-CPS (sans carte CPS)")
+        + p.link(request.app[CARD_URL_KEY]() + "/carte", "Activer ma e-CPS avec ma carte CPS")
+    )
+    return p.page("accueil", "Activer ma e-CPS", body, site=SITE)
+
+
+async def activation_form(request: web.Request) -> web.Response:
+    device = _device(request)
+    body = p.paragraph(
+        "Saisissez votre identifiant national : numéro RPPS précédé du chiffre 8, ou, pour les infirmiers, "
+        "numéro ADELI précédé du chiffre 0."
+    ) + p.form(f"/activation?appareil={device}", [("identifiant", "Identifiant national", "text")], "Continuer")
+    return p.page("saisie-identifiant", "Demander l'activation de la e-CPS", body, site=SITE)
+
+
+async def activation_start(request: web.Request) -> web.Response:
+    fields = await form_fields(request, "identifiant")
+    try:
+        activation = start_without_card(
+            request.app[WORLD_KEY], request.app[WALLET_KEY], fields["identifiant"], _device(request)
+        )
+    except Refusal as refusal:
+        return refusal_page(refusal)
+    raise web.HTTPSeeOther(f"/activation/{activation.id}/codes")
+
+
+def _activation(request: web.Request) -> Activation:
+    activation_id = request.match_info["activation"]
+    try:
+        return request.app[WALLET_KEY].get(activation_id)
+    except Refusal as refusal:
+        raise web.HTTPNotFound(text=refusal.message) from None
+
+
+async def codes_form(request: web.Request) -> web.Response:
+    activation = _activation(request)
+    body = p.paragraph(
+        "Un code vous a été envoyé par courriel et un autre par SMS, aux coordonnées enregistrées dans le RPPS."
+    ) + p.form(
+        f"/activation/{activation.id}/codes",
+        [("code_courriel", "Code reçu par courriel", "text"), ("code_sms", "Code reçu par SMS", "text")],
+        "Valider",
+    )
+    return p.page("saisie-codes", "Codes d'activation", body, site=SITE)
+
+
+async def codes_submit(request: web.Request) -> web.Response:
+    activation = _activation(request)
+    fields = await form_fields(request, "code_courriel", "code_sms")
+    try:
+        submit_codes(
+            request.app[WORLD_KEY], request.app[WALLET_KEY], activation.id, fields["code_courriel"], fields["code_sms"]
+        )
+    except Refusal as refusal:
+        return refusal_page(refusal)
+    raise web.HTTPSeeOther(f"/activation/{activation.id}/code-e-cps")
+
+
+async def password_form(request: web.Request) -> web.Response:
+    activation = _activation(request)
+    body = p.paragraph("Choisissez le code à 4 chiffres de votre e-CPS : il vous sera demandé sur votre téléphone.")
+    body += p.form(
+        f"/activation/{activation.id}/code-e-cps",
+        [("code", "Code e-CPS", "password"), ("confirmation", "Confirmez le code e-CPS", "password")],
+        "Activer",
+    )
+    return p.page("choix-code-e-cps", "Code de votre e-CPS", body, site=SITE)
+
+
+async def password_submit(request: web.Request) -> web.Response:
+    activation = _activation(request)
+    fields = await form_fields(request, "code", "confirmation")
+    try:
+        choose_password(
+            request.app[WORLD_KEY], request.app[WALLET_KEY], activation.id, fields["code"], fields["confirmation"]
+        )
+    except Refusal as refusal:
+        return refusal_page(refusal)
+    raise web.HTTPSeeOther(f"/activation/{activation.id}/terminee")
+
+
+async def done(request: web.Request) -> web.Response:
+    activation = _activation(request)
+    if activation.step is not Step.DONE:
+        raise web.HTTPConflict(text="activation non terminée")
+    body = p.paragraph(f"Votre e-CPS est activée pour l'identifiant {activation.national_id}.", "ok")
+    body += p.paragraph("Vous pouvez maintenant accéder à SI-DEP avec votre e-CPS via « Pro Santé Connect ».")
+    return p.page("e-cps-activee", "e-CPS activée", body, site=SITE)
+
+
+# -- with a card ------------------------------------------------------------------------------------
+def peer_certificate(request: web.Request) -> bytes | None:
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    if ssl_object is None:
+        return None
+    der: bytes | None = ssl_object.getpeercert(binary_form=True)
+    return der
+
+
+async def card_start(request: web.Request) -> web.Response:
+    try:
+        activation, _ = start_with_card(
+            request.app[WORLD_KEY],
+            request.app[WALLET_KEY],
+            peer_certificate(request),
+            request.app[AUTHORITIES_KEY](),
+            _device(request),
+        )
+    except Refusal as refusal:
+        return refusal_page(refusal)
+    seconds = int((activation.expires_at - request.app[WORLD_KEY].now()) / dt.timedelta(seconds=1))
+    body = (
+        p.paragraph(f"Carte CPS de {activation.holder} ({activation.national_id}).")
+        + p.paragraph(f"Scannez ce QR code avec l'application e-CPS (valable {seconds} secondes) :")
+        + f'<p class="code" data-qr="{p.text(activation.qr_token)}">{p.text(activation.qr_token)}</p>'
+        + p.form(
+            f"/carte/{activation.id}/confirmation",
+            [("code", "Code affiché sur votre téléphone", "text")],
+            "Valider",
+        )
+    )
+    return p.page("qr-activation", "Activation avec votre carte CPS", body, site=SITE)
+
+
+async def card_confirm(request: web.Request) -> web.Response:
+    activation = _activation(request)
+    fields = await form_fields(request, "code")
+    try:
+        confirm_scan(request.app[WORLD_KEY], request.app[WALLET_KEY], activation.id, fields["code"])
+    except Refusal as refusal:
+        return refusal_page(refusal)
+    raise web.HTTPSeeOther(f"/activation/{activation.id}/code-e-cps")
+
+
+async def id_check(request: web.Request) -> web.Response:
+    """JSON helper for the e-CPS app: is this national id well formed? (no lookup)"""
+    try:
+        return web.json_response(
+            {"valide": True, "identifiant": check_national_id(request.query.get("identifiant", ""))}
+        )
+    except Refusal as refusal:
+        return web.json_response({"valide": False, "message": refusal.message}, status=400)
+
+
+def make_app(
+    world: WorldState,
+    wallet: WalletState,
+    authorities: Callable[[], Iterable[AuthorityState]],
+    card_url: Callable[[], str],
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_FORM)
+    app[WORLD_KEY] = world
+    app[WALLET_KEY] = wallet
+    app[AUTHORITIES_KEY] = authorities
+    app[CARD_URL_KEY] = card_url
+    app.router.add_get("/", home)
+    app.router.add_get("/activation", activation_form)
+    app.router.add_post("/activation", activation_start)
+    app.router.add_get("/activation/{activation}/codes", codes_form)
+    app.router.add_post("/activation/{activation}/codes", codes_submit)
+    app.router.add_get("/activation/{activation}/code-e-cps", password_form)
+    app.router.add_post("/activation/{activation}/code-e-cps", password_submit)
+    app.router.add_get("/activation/{activation}/terminee", done)
+    app.router.add_get("/carte", card_start)
+    app.router.add_post("/carte/{activation}/confirmation", card_confirm)
+    app.router.add_get("/api/identifiant", id_check)
+    return app

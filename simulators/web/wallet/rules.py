@@ -1,0 +1,304 @@
+"""The e-CPS activation rules of the ANS wallet, as plain functions over the world's state.
+
+Without a card (guide step 2, paths G2): national id → format check → directory lookup →
+one-time codes by e-mail and SMS to the contacts the directory holds → choose the e-CPS
+password → "e-CPS activée". With a card (step 3, G3): the card's authentication certificate
+from TLS client authentication → checks on the world clock → a code valid 90 s that the phone
+scans → the code the phone shows, typed back → password → activated.
+
+A refusal is a ``Refusal``: a screen id, the French message, and the guide's advice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from simulators import identifiers
+from simulators.web.igc.rules import AuthorityState, CertificateCheck, check_certificate
+from simulators.world.ecps import PASSWORD_DIGITS, EcpsError, valid_password
+from simulators.world.outbox import Channel
+from simulators.world.state import WorldState
+
+CODE_LIFETIME = dt.timedelta(minutes=15)
+"""One-time codes' validity (ANS does not publish it)."""
+MAX_CODE_TRIES = 3
+QR_LIFETIME = dt.timedelta(seconds=90)
+"""The activation QR code of the card path is valid 90 s (ANS FAQ)."""
+SUPPORT = "Support ANS : 0 825 852 000 (service 0,06 €/min + prix appel), 24/24 heures - 7/7 jours, ou votre CIS."
+ORDER_SITES = {
+    "21": "https://e-pop.ordre.pharmacien.fr (mise à jour visible sous 48 h)",
+    "10": "https://monespace.medecin.fr (mise à jour visible sous 72 h)",
+    "60": "https://espace-membres.ordre-infirmiers.fr",
+}
+CARD_ADVICE = (
+    "Vérifiez que votre carte est bien insérée dans le lecteur.",
+    "Installez le package ATSAM (logiciels de lecture des cartes CPS).",
+    "Essayez de renouveler ces opérations avec un autre navigateur.",
+    "Essayez de réaliser ces opérations depuis un autre poste en y branchant un lecteur de cartes.",
+    "Essayez de faire la manipulation depuis le poste d'un collègue qui a réussi à activer sa e-CPS.",
+    SUPPORT,
+)
+
+
+class Refusal(Exception):
+    def __init__(self, screen: str, message: str, advice: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.screen = screen
+        self.message = message
+        self.advice = tuple(advice)
+
+
+class Step(enum.StrEnum):
+    CODES = "codes"
+    """Without a card: waiting for the e-mail and SMS codes."""
+    SCAN = "scan"
+    """With a card: waiting for the phone to scan the QR code."""
+    CONFIRM = "confirm"
+    """With a card: waiting for the code the phone shows."""
+    PASSWORD = "password"
+    DONE = "done"
+    LOCKED = "locked"
+    EXPIRED = "expired"
+
+
+@dataclass
+class Activation:
+    id: str
+    national_id: str
+    method: str
+    device: str
+    expires_at: dt.datetime
+    step: Step
+    email_code: str = ""
+    sms_code: str = ""
+    qr_token: str = ""
+    confirmation_code: str = ""
+    tries_left: int = MAX_CODE_TRIES
+    holder: str = ""
+
+
+@dataclass
+class WalletState:
+    activations: dict[str, Activation] = field(default_factory=dict)
+
+    def get(self, activation_id: str) -> Activation:
+        found = self.activations.get(activation_id)
+        if found is None:
+            raise Refusal("activation-inconnue", "Cette demande d'activation n'existe pas ou plus.")
+        return found
+
+    def by_qr(self, token: str) -> Activation | None:
+        return next((a for a in self.activations.values() if a.qr_token and a.qr_token == token), None)
+
+
+def _digits(count: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(count))
+
+
+def check_national_id(raw: str) -> str:
+    """The national id, normalised, or a Refusal that says exactly what is wrong with it."""
+    value = "".join(raw.split()).upper()
+    if not value:
+        raise Refusal("identifiant-invalide", "Saisissez votre identifiant national.")
+    hint = "numéro RPPS précédé du chiffre 8, ou, pour les infirmiers, numéro ADELI précédé du chiffre 0"
+    if value[0] == "8":
+        rpps = value[1:]
+        if len(rpps) != 11 or not rpps.isdigit():
+            raise Refusal(
+                "identifiant-invalide",
+                f"Un identifiant RPPS compte 12 chiffres : 8 suivi des 11 chiffres du RPPS ({len(value)} saisis).",
+                [hint],
+            )
+        if not identifiers.luhn_valid(rpps):
+            raise Refusal("identifiant-invalide", "Ce numéro RPPS n'est pas valide (clé de contrôle).", [hint])
+        return value
+    if value[0] == "0":
+        if not identifiers.valid_adeli(value[1:]):
+            raise Refusal(
+                "identifiant-invalide",
+                f"Un identifiant ADELI compte 10 caractères : 0 suivi des 9 caractères ADELI ({len(value)} saisis).",
+                [hint],
+            )
+        return value
+    raise Refusal("identifiant-invalide", "L'identifiant national commence par 8 (RPPS) ou 0 (ADELI).", [hint])
+
+
+def _lock_expired(activation: Activation, now: dt.datetime) -> None:
+    if activation.step not in (Step.DONE, Step.LOCKED, Step.EXPIRED) and now >= activation.expires_at:
+        activation.step = Step.EXPIRED
+    if activation.step is Step.EXPIRED:
+        raise Refusal(
+            "activation-expiree",
+            "Le délai est dépassé : les codes ne sont plus valables. Recommencez la demande d'activation.",
+        )
+    if activation.step is Step.LOCKED:
+        raise Refusal(
+            "activation-verrouillee",
+            "Trop d'essais : cette demande d'activation est verrouillée. Recommencez la demande d'activation.",
+        )
+
+
+# -- without a card (G2) -----------------------------------------------------------------------------
+def start_without_card(world: WorldState, wallet: WalletState, raw_id: str, device: str) -> Activation:
+    national_id = check_national_id(raw_id)
+    now = world.now()
+    professional = world.directory.find(national_id, now)
+    if professional is None:
+        raise Refusal(
+            "identifiant-inconnu",
+            f"Identifiant inconnu : {national_id} ne figure pas dans l'annuaire santé.",
+            ["Vérifiez votre identifiant sur annuaire.sante.fr.", "Si vous n'y figurez pas, contactez votre ARS."],
+        )
+    held = professional.contacts_at(now)
+    missing = [what for what, value in (("adresse e-mail", held.email), ("numéro de mobile", held.mobile)) if not value]
+    if missing:
+        order_site = ORDER_SITES.get(professional.profession)
+        advice = [f"Mettez à jour vos coordonnées auprès de votre ordre : {order_site}."] if order_site else []
+        advice.append("Vous pouvez aussi activer votre e-CPS avec votre carte CPS et un lecteur de cartes.")
+        message = (
+            "Votre adresse e-mail et votre numéro de mobile ne sont pas présents dans le RPPS."
+            if len(missing) == 2
+            else f"Votre {missing[0]} n'est pas présent dans le RPPS."
+        )
+        raise Refusal("coordonnees-absentes", message, advice)
+    activation = Activation(
+        secrets.token_urlsafe(12),
+        national_id,
+        "sans carte",
+        device,
+        now + CODE_LIFETIME,
+        Step.CODES,
+        email_code=_digits(6),
+        sms_code=_digits(6),
+    )
+    wallet.activations[activation.id] = activation
+    assert held.email is not None and held.mobile is not None
+    world.outbox.send(
+        Channel.EMAIL,
+        held.email,
+        "Activation de votre e-CPS",
+        f"Votre code d'activation e-CPS (courriel) : {activation.email_code}. Il est valable 15 minutes.",
+        now,
+    )
+    world.outbox.send(
+        Channel.SMS, held.mobile, "e-CPS", f"e-CPS : votre code d'activation (SMS) est {activation.sms_code}", now
+    )
+    return activation
+
+
+def submit_codes(
+    world: WorldState, wallet: WalletState, activation_id: str, email_code: str, sms_code: str
+) -> Activation:
+    activation = wallet.get(activation_id)
+    _lock_expired(activation, world.now())
+    if activation.step is not Step.CODES:
+        raise Refusal("etape-invalide", "Cette étape est déjà passée.")
+    if (email_code.strip(), sms_code.strip()) == (activation.email_code, activation.sms_code):
+        activation.step = Step.PASSWORD
+        return activation
+    activation.tries_left -= 1
+    if activation.tries_left <= 0:
+        activation.step = Step.LOCKED
+        _lock_expired(activation, world.now())
+    raise Refusal(
+        "code-incorrect",
+        f"Code incorrect. Il vous reste {activation.tries_left} essai(s).",
+        ["Saisissez le code reçu par courriel et celui reçu par SMS."],
+    )
+
+
+def choose_password(
+    world: WorldState, wallet: WalletState, activation_id: str, password: str, confirmation: str
+) -> Activation:
+    activation = wallet.get(activation_id)
+    _lock_expired(activation, world.now())
+    if activation.step is not Step.PASSWORD:
+        raise Refusal("etape-invalide", "Validez d'abord les codes d'activation.")
+    if not valid_password(password):
+        raise Refusal("code-e-cps-invalide", f"Le code e-CPS comporte {PASSWORD_DIGITS} chiffres.")
+    if password != confirmation:
+        raise Refusal("code-e-cps-invalide", "Les deux saisies du code e-CPS sont différentes.")
+    try:
+        world.ecps.activate(activation.national_id, activation.device, password, activation.method, world.now())
+    except EcpsError as exc:
+        raise Refusal("code-e-cps-invalide", str(exc)) from exc
+    activation.step = Step.DONE
+    return activation
+
+
+# -- with a card (G3) --------------------------------------------------------------------------------
+CARD_REFUSALS = {
+    "absent": ("aucun-certificat", "Aucun certificat n'a été présenté : votre carte CPS n'a pas été lue."),
+    "unknown-ca": ("autorite-inconnue", "Ce certificat n'a pas été émis par l'IGC-Santé."),
+    "expired": ("certificat-expire", "Le certificat de votre carte CPS a expiré."),
+    "not-yet-valid": ("certificat-pas-encore-valide", "Le certificat de votre carte CPS n'est pas encore valide."),
+    "revoked": ("certificat-revoque", "Votre carte CPS est en opposition (certificat révoqué)."),
+    "bad-usage": ("certificat-inadapte", "Ce certificat n'est pas un certificat d'authentification CPS."),
+}
+
+
+def start_with_card(
+    world: WorldState,
+    wallet: WalletState,
+    certificate_der: bytes | None,
+    authorities: Iterable[AuthorityState],
+    device: str,
+) -> tuple[Activation, CertificateCheck]:
+    now = world.now()
+    check = check_certificate(certificate_der, authorities, now)
+    if check.status != "valid":
+        screen, message = CARD_REFUSALS[check.status]
+        advice = (
+            ["Déclarez la perte ou le vol de votre carte et commandez-en une nouvelle.", SUPPORT]
+            if (check.status == "revoked")
+            else CARD_ADVICE
+        )
+        raise Refusal(screen, message, advice)
+    assert check.national_id is not None
+    activation = Activation(
+        secrets.token_urlsafe(12),
+        check.national_id,
+        "carte",
+        device,
+        now + QR_LIFETIME,
+        Step.SCAN,
+        qr_token=secrets.token_urlsafe(16),
+        holder=f"{check.given_name} {check.surname}",
+    )
+    wallet.activations[activation.id] = activation
+    return activation, check
+
+
+def phone_scans(world: WorldState, wallet: WalletState, token: str, device: str) -> Activation:
+    """The e-CPS app scanned the QR code: it now shows a code to type on the computer."""
+    activation = wallet.by_qr(token)
+    if activation is None:
+        raise Refusal("qr-inconnu", "Ce QR code n'est pas reconnu.")
+    _lock_expired(activation, world.now())
+    if activation.step is not Step.SCAN:
+        raise Refusal("etape-invalide", "Ce QR code a déjà été utilisé.")
+    activation.device = device
+    activation.confirmation_code = _digits(6)
+    activation.step = Step.CONFIRM
+    return activation
+
+
+def confirm_scan(world: WorldState, wallet: WalletState, activation_id: str, code: str) -> Activation:
+    activation = wallet.get(activation_id)
+    _lock_expired(activation, world.now())
+    if activation.step is Step.SCAN:
+        raise Refusal("qr-non-scanne", "Scannez d'abord le QR code avec l'application e-CPS.")
+    if activation.step is not Step.CONFIRM:
+        raise Refusal("etape-invalide", "Cette étape est déjà passée.")
+    if code.strip() == activation.confirmation_code:
+        activation.step = Step.PASSWORD
+        return activation
+    activation.tries_left -= 1
+    if activation.tries_left <= 0:
+        activation.step = Step.LOCKED
+        _lock_expired(activation, world.now())
+    raise Refusal("code-incorrect", f"Code incorrect. Il vous reste {activation.tries_left} essai(s).")
