@@ -145,7 +145,7 @@ async def control(args: argparse.Namespace, console: Console) -> int:
         console.print(str(exc))
         return 1
     if status >= 400:
-        console.print(f"[red]✘[/] {answer}")
+        console.print(f"[red]✘[/] {answer.get('error', answer) if isinstance(answer, dict) else answer}")
         return 1
     if command == "log":
         for line in answer:

@@ -29,6 +29,7 @@ from harness.cards import CardReader, CardReaderError
 from harness.pki import Pki
 from harness.yamlfile import DataFileError
 from simulators.card.cpx import CpxCard
+from simulators.web.jsonapi import error, read_object
 
 READERS_KEY = web.AppKey("readers", list[CardReader])
 PKI_KEY = web.AppKey("pki", Pki)
@@ -48,21 +49,9 @@ def _reader(request: web.Request) -> CardReader:
         index = int(request.match_info["reader"])
         return readers[index]
     except (ValueError, IndexError):
-        raise web.HTTPNotFound(
-            text=f"no reader {request.match_info['reader']!r}; readers 0-{len(readers) - 1}"
+        raise error(
+            web.HTTPNotFound, f"no reader {request.match_info['reader']!r}; readers 0-{len(readers) - 1}"
         ) from None
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be a JSON object")
-    return body
 
 
 async def list_cards(request: web.Request) -> web.Response:
@@ -71,16 +60,16 @@ async def list_cards(request: web.Request) -> web.Response:
 
 async def insert(request: web.Request) -> web.Response:
     reader = _reader(request)
-    body = await _json_body(request)
+    body = await read_object(request)
     try:
         profile = load_profile(str(body.get("profile", "pharmacist")))
     except (FileNotFoundError, DataFileError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+        raise error(web.HTTPBadRequest, str(exc)) from None
     card, _ = make_card(profile, request.app[PKI_KEY])
     try:
         await reader.insert(card)
     except CardReaderError as exc:
-        raise web.HTTPConflict(text=str(exc)) from None
+        raise error(web.HTTPConflict, str(exc)) from None
     return web.json_response(reader.status())
 
 
@@ -95,18 +84,18 @@ async def reset(request: web.Request) -> web.Response:
     try:
         reader.reset()
     except CardReaderError as exc:
-        raise web.HTTPConflict(text=str(exc)) from None
+        raise error(web.HTTPConflict, str(exc)) from None
     return web.json_response(reader.status())
 
 
 async def set_faults(request: web.Request) -> web.Response:
     reader = _reader(request)
     if reader.card is None:
-        raise web.HTTPConflict(text=f"{reader.name}: no card")
+        raise error(web.HTTPConflict, f"{reader.name}: no card")
     try:
-        faults = FaultsModel.model_validate(await _json_body(request)).faults()
+        faults = FaultsModel.model_validate(await read_object(request)).faults()
     except ValidationError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+        raise error(web.HTTPBadRequest, str(exc)) from None
     reader.card.faults.replace_with(faults)
     return web.json_response(reader.status())
 

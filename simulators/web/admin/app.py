@@ -24,13 +24,13 @@ directory 48 h (pharmacists) or 72 h (doctors) later. Errors are 4xx JSON
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulators.web import page as p
+from simulators.web.jsonapi import error, read_object
 from simulators.web.push.app import add_api_routes, set_state
 from simulators.web.wallet.rules import WalletState
 from simulators.world.clock import parse_delta
@@ -72,15 +72,10 @@ class FaultsIn(BaseModel):
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     try:
-        raw = await request.read()
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate(await read_object(request))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise web.HTTPBadRequest(text=_json_error(problems), content_type="application/json") from None
-
-
-def _json_error(message: str) -> str:
-    return json.dumps({"error": message}, ensure_ascii=False)
+        raise error(web.HTTPBadRequest, problems) from None
 
 
 async def state(request: web.Request) -> web.Response:
@@ -112,7 +107,7 @@ async def clock_post(request: web.Request) -> web.Response:
         if body.advance is not None:
             world.clock.advance(body.advance)
     except ValueError as exc:
-        raise web.HTTPBadRequest(text=_json_error(str(exc)), content_type="application/json") from None
+        raise error(web.HTTPBadRequest, str(exc)) from None
     return web.json_response({"now": world.now().isoformat()})
 
 
@@ -129,7 +124,7 @@ async def directory_add(request: web.Request) -> web.Response:
             contacts=Contacts(body.email, body.mobile),
         )
     except DirectoryError as exc:
-        raise web.HTTPBadRequest(text=_json_error(str(exc)), content_type="application/json") from None
+        raise error(web.HTTPBadRequest, str(exc)) from None
     request.app[STATE_KEY].directory.add(professional)
     return web.json_response({"national_id": professional.national_id}, status=201)
 
@@ -142,7 +137,7 @@ async def order_update(request: web.Request) -> web.Response:
             request.match_info["national_id"], Contacts(body.email, body.mobile), world.now()
         )
     except DirectoryError as exc:
-        raise web.HTTPNotFound(text=_json_error(str(exc)), content_type="application/json") from None
+        raise error(web.HTTPNotFound, str(exc)) from None
     return web.json_response({"effective_at": update.effective_at.isoformat()}, status=202)
 
 
@@ -159,7 +154,7 @@ async def faults(request: web.Request) -> web.Response:
     try:
         delay = parse_delta(body.outbox_delay)
     except ValueError as exc:
-        raise web.HTTPBadRequest(text=_json_error(str(exc)), content_type="application/json") from None
+        raise error(web.HTTPBadRequest, str(exc)) from None
     world.outbox.faults.dropped = set(body.outbox_drop)
     world.outbox.faults.delay = delay
     return web.json_response({"outbox_drop": sorted(world.outbox.faults.dropped), "outbox_delay": body.outbox_delay})

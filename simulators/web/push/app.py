@@ -9,11 +9,10 @@ Scripts use the JSON API under ``/api``: ``GET /api/phones/<device>/pushes``,
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from simulators.web import page as p
+from simulators.web.jsonapi import error, read_object
 from simulators.web.wallet.app import form_fields
 from simulators.web.wallet.rules import Refusal, WalletState, phone_scans
 from simulators.world.ecps import EcpsError, Push
@@ -31,18 +30,8 @@ STATUS_BY_CODE = {"unknown-push": 404, "wrong-password": 403, "locked": 423}
 def _device(request: web.Request) -> str:
     device = request.match_info["device"]
     if not device.replace("-", "").isalnum() or len(device) > 64:
-        raise web.HTTPBadRequest(text="appareil invalide")
+        raise error(web.HTTPBadRequest, "device: letters, digits and '-' only, 64 at most")
     return device
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="JSON attendu") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="un objet JSON est attendu")
-    return body
 
 
 def _error(exc: EcpsError) -> web.Response:
@@ -66,9 +55,9 @@ async def api_push(request: web.Request) -> web.Response:
 
 async def api_approve(request: web.Request) -> web.Response:
     world = request.app[WORLD_KEY]
-    password = (await _json(request)).get("password")
+    password = (await read_object(request)).get("password")
     if not isinstance(password, str):
-        raise web.HTTPBadRequest(text="champ password (texte) attendu")
+        raise error(web.HTTPBadRequest, "password: a string is required")
     try:
         return web.json_response(world.ecps.approve(request.match_info["push"], password, world.now()).as_json())
     except EcpsError as exc:
@@ -85,9 +74,9 @@ async def api_refuse(request: web.Request) -> web.Response:
 
 async def api_scan(request: web.Request) -> web.Response:
     device = _device(request)
-    token = (await _json(request)).get("token")
+    token = (await read_object(request)).get("token")
     if not isinstance(token, str):
-        raise web.HTTPBadRequest(text="champ token (texte) attendu")
+        raise error(web.HTTPBadRequest, "token: a string is required")
     try:
         activation = phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], token, device)
     except Refusal as refusal:
