@@ -52,17 +52,26 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 1 if failed else 0
 
 
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from harness.world_serve import serve
+
+    return asyncio.run(serve(as_json=args.json, bind=args.bind, console=console))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cps-harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"cps-harness {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("doctor", help="check system components, ports, a private pcscd and the PKI")
     commands.add_parser("run", help="the main job: start the simulated world, check it, print what runs, stop")
+    serve = commands.add_parser("serve", help="start a world and keep it running until Ctrl-C")
+    serve.add_argument("--json", action="store_true", help="print one JSON line: URLs, admin, CA bundle, PC/SC socket")
+    serve.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: loopback only)")
     card_cli.add_parser(commands)
     return parser
 
 
-COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "card": card_cli.run}
+COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "serve": cmd_serve, "card": card_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,6 +53,12 @@ COMPONENTS: tuple[Component, ...] = (
         ("/usr/bin/pkcs15-tool", "/usr/bin/pkcs11-tool", "/usr/lib/*/opensc-pkcs11.so"),
     ),
     Component("openssl", "openssl, the independent verifier in the PKI tests", ("/usr/bin/openssl",)),
+    Component("curl", "curl, the protocol client of TLS client authentication with the card", ("/usr/bin/curl",)),
+    Component(
+        "libengine-pkcs11-openssl",
+        "OpenSSL's PKCS#11 engine: curl and openssl use the card's key through OpenSC",
+        ("/usr/lib/*/engines-3/pkcs11.so",),
+    ),
     Component("gcc", "C compiler (pyscard has no Linux wheel and builds from source)", ("/usr/bin/gcc",)),
 )
 
