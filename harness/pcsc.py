@@ -13,6 +13,7 @@ exiting when idle. Stopping kills by PID, in reverse order of start.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
@@ -159,6 +160,7 @@ class PcscStack:
                 continue
             try:
                 self._start_once()
+                atexit.register(self.stop)  # an interpreter that exits without stop() still cleans up
                 return self
             except PortInUseError:
                 self.stop()
@@ -246,6 +248,7 @@ class PcscStack:
 
     def stop(self) -> None:
         """Stop the keeper, then pcscd, each by PID; safe to call twice and after a failed start."""
+        atexit.unregister(self.stop)
         keeper, self._keeper = self._keeper, None
         if keeper is not None:
             if keeper.stdin is not None:
