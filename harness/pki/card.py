@@ -169,20 +169,7 @@ class CardPki:
             .not_valid_before(CA_NOT_BEFORE)
             .not_valid_after(CA_NOT_AFTER)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
         )
@@ -240,18 +227,7 @@ class CardPki:
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=authentication,
-                    content_commitment=not authentication,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
+                _key_usage(digital_signature=authentication, content_commitment=not authentication), critical=True
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(cert_key.public_key()), critical=False)
             .add_extension(
@@ -298,6 +274,13 @@ class CardPki:
 
     def ocsp_response(self, request_der: bytes, now: dt.datetime) -> bytes:
         return answer_ocsp(request_der, self.authorities.values(), now)
+
+
+def _key_usage(**allowed: bool) -> x509.KeyUsage:
+    """A KeyUsage with only the named usages set (cryptography wants all nine spelled out)."""
+    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+             "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")  # fmt: skip
+    return x509.KeyUsage(**{name: allowed.get(name, False) for name in names})
 
 
 def _crl_distribution(path: str) -> x509.CRLDistributionPoints:

@@ -16,6 +16,7 @@ import enum
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from simulators import identifiers
 from simulators.web.igc.rules import AuthorityState, CertificateCheck, check_certificate
@@ -142,6 +143,15 @@ def _lock_expired(activation: Activation, now: dt.datetime) -> None:
         )
 
 
+def _wrong_code(activation: Activation, now: dt.datetime, advice: list[str]) -> NoReturn:
+    """Spend a try; the last one locks the attempt. Always raises the refusal to show."""
+    activation.tries_left -= 1
+    if activation.tries_left <= 0:
+        activation.step = Step.LOCKED
+        _lock_expired(activation, now)
+    raise Refusal("code-incorrect", f"Code incorrect. Il vous reste {activation.tries_left} essai(s).", advice)
+
+
 # -- without a card (G2) -----------------------------------------------------------------------------
 def start_without_card(world: WorldState, wallet: WalletState, raw_id: str, device: str) -> Activation:
     national_id = check_national_id(raw_id)
@@ -200,15 +210,7 @@ def submit_codes(
     if (email_code.strip(), sms_code.strip()) == (activation.email_code, activation.sms_code):
         activation.step = Step.PASSWORD
         return activation
-    activation.tries_left -= 1
-    if activation.tries_left <= 0:
-        activation.step = Step.LOCKED
-        _lock_expired(activation, world.now())
-    raise Refusal(
-        "code-incorrect",
-        f"Code incorrect. Il vous reste {activation.tries_left} essai(s).",
-        ["Saisissez le code reçu par courriel et celui reçu par SMS."],
-    )
+    _wrong_code(activation, world.now(), ["Saisissez le code reçu par courriel et celui reçu par SMS."])
 
 
 def choose_password(
@@ -297,8 +299,4 @@ def confirm_scan(world: WorldState, wallet: WalletState, activation_id: str, cod
     if code.strip() == activation.confirmation_code:
         activation.step = Step.PASSWORD
         return activation
-    activation.tries_left -= 1
-    if activation.tries_left <= 0:
-        activation.step = Step.LOCKED
-        _lock_expired(activation, world.now())
-    raise Refusal("code-incorrect", f"Code incorrect. Il vous reste {activation.tries_left} essai(s).")
+    _wrong_code(activation, world.now(), [])
