@@ -12,6 +12,7 @@ The world also owns its private PC/SC stack and virtual readers, and an admin AP
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import socket
 import ssl
 import time
@@ -31,10 +32,20 @@ from harness.cards import CardReader
 from harness.pcsc import PcscStack
 from harness.pki import Pki
 from harness.serving import LOOPBACK, RunningSite, start_site
+from harness.world_http import WorldTransport
 from simulators.web import hosts
 from simulators.web.admin.app import make_app as admin_app
 from simulators.web.igc.app import make_app as igc_app
+from simulators.web.psc.app import add_psc_admin_routes, make_login_app
+from simulators.web.psc.app import make_app as psc_app
+from simulators.web.psc.rules import REALM_PATH, Client, PscState, register_client
 from simulators.web.push.app import make_app as push_app
+from simulators.web.sidep.app import RelyingParty
+from simulators.web.sidep.app import add_admin_routes as sidep_admin_routes
+from simulators.web.sidep.app import make_app as sidep_app
+from simulators.web.sidep.rules import Accounts
+from simulators.web.testssl.app import add_admin_routes as testssl_admin_routes
+from simulators.web.testssl.app import make_app as testssl_app
 from simulators.web.wallet.app import make_app as wallet_app
 from simulators.web.wallet.rules import WalletState
 from simulators.world.clock import Clock
@@ -43,6 +54,7 @@ from simulators.world.state import WorldState
 X509_V_FLAG_NO_CHECK_TIME = 0x200000
 """OpenSSL flag: the TLS layer ignores certificate dates; the site judges them on the world clock."""
 READY_TIMEOUT = aiohttp.ClientTimeout(total=10)
+SIDEP_CLIENT_ID = "portail-sidep"
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,9 @@ class World:
         self.pki = pki
         self.state = WorldState(clock=Clock(start))
         self.wallet = WalletState()
+        self.psc: PscState | None = None
+        self.sidep_accounts = Accounts()
+        self.sidep_secret = secrets.token_urlsafe(24)
         self.with_cards = cards
         self.bind = bind
         self.sites: dict[str, Site] = {}
@@ -107,8 +122,11 @@ class World:
     def urls(self) -> dict[str, str]:
         return {name: site.url for name, site in self.sites.items()}
 
+    def _names(self) -> dict[str, str]:
+        return {site.host: site.running.host for site in self.sites.values()}
+
     def resolver(self) -> StaticResolver:
-        return StaticResolver({site.host: site.running.host for site in self.sites.values()})
+        return StaticResolver(self._names())
 
     def host_resolver_rules(self) -> str:
         """For Chromium's ``--host-resolver-rules``: the world's names, and nothing else."""
@@ -135,17 +153,19 @@ class World:
         }
 
     # -- life cycle ------------------------------------------------------------------------------
-    def _card_context(self) -> ssl.SSLContext:
-        """The wallet's card port: asks for a client certificate and accepts IGC-Santé ones."""
+    def _client_auth_context(self, host: str) -> ssl.SSLContext:
+        """A port that asks for a client certificate and accepts IGC-Santé ones (wallet card port,
+        testssl). TLS is capped at 1.2: the CPS card has no RSA-PSS, which TLS 1.3 requires for
+        client signatures (testssl's cap moves with ``POST /admin/testssl``). Dates are left to the
+        site, which judges them on the world clock."""
         assert self.pki is not None
-        context = self.pki.server.server_context(hosts.WALLET)
+        context = self.pki.server.server_context(host)
         context.verify_mode = ssl.CERT_OPTIONAL
         context.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
         for authority in self.pki.cards.authorities.values():
             context.load_verify_locations(
                 cadata=authority.certificate.public_bytes(serialization.Encoding.PEM).decode()
             )
-        # TLS 1.2: the CPS card has no RSA-PSS, which TLS 1.3 requires for client signatures.
         context.maximum_version = ssl.TLSVersion.TLSv1_2
         return context
 
@@ -165,22 +185,62 @@ class World:
         assert self.pki is not None
         pki, state, wallet = self.pki, self.state, self.wallet
         authorities = lambda: pki.cards.authorities.values()  # noqa: E731 - read at request time
+        testssl_tls = self._client_auth_context(hosts.TESTSSL)  # shared with the admin switch
 
         def card_url() -> str:
             return self.sites["wallet-card"].url
+
+        self.psc = self.psc or PscState.from_pem(
+            pki.keys.rsa("psc/signing").private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        psc = self.psc
+
+        def psc_urls() -> dict[str, str]:
+            return {
+                "issuer": self.sites["psc"].url + REALM_PATH,
+                "auth": self.sites["wallet"].url,
+                "card": self.sites["wallet-card"].url,
+            }
+
+        relying_party = RelyingParty(
+            SIDEP_CLIENT_ID,
+            self.sidep_secret,
+            psc_issuer=lambda: self.sites["psc"].url + REALM_PATH,
+            own_url=lambda: self.sites["sidep"].url,
+            transport=lambda: WorldTransport(self._names(), pki.server.client_context()),
+        )
+
+        def wallet_site() -> web.Application:
+            """The wallet, with PSC's login pages at /auth (a sub-app is mounted once, so one each)."""
+            app = wallet_app(state, wallet, authorities, card_url)
+            app.add_subapp("/auth", make_login_app(state, psc, psc_urls, authorities))
+            return app
 
         plan: list[tuple[str, str, web.Application, ssl.SSLContext | None]] = [
             (
                 "wallet",
                 hosts.WALLET,
-                wallet_app(state, wallet, authorities, card_url),
+                wallet_site(),
                 pki.server.server_context(hosts.WALLET),
             ),
-            ("wallet-card", hosts.WALLET, wallet_app(state, wallet, authorities, card_url), self._card_context()),
+            ("wallet-card", hosts.WALLET, wallet_site(), self._client_auth_context(hosts.WALLET)),
+            ("psc", hosts.PSC, psc_app(state, psc, psc_urls), pki.server.server_context(hosts.PSC)),
+            (
+                "sidep",
+                hosts.SIDEP,
+                sidep_app(state, self.sidep_accounts, relying_party),
+                pki.server.server_context(hosts.SIDEP),
+            ),
             ("push", hosts.PUSH, push_app(state, wallet), pki.server.server_context(hosts.PUSH)),
             ("igc", hosts.IGC, igc_app(pki.cards, state.now), None),
+            ("testssl", hosts.TESTSSL, testssl_app(state.now, authorities), testssl_tls),
         ]
         admin = admin_app(state, wallet)
+        add_psc_admin_routes(admin, psc)
+        sidep_admin_routes(admin, self.sidep_accounts)
+        testssl_admin_routes(admin, testssl_tls, prefix="/admin")
         if self.with_cards:
             self.stack = PcscStack().start()
             self.readers = [CardReader(r.name, r.port, seen_by=self.stack.wait_reader) for r in self.stack.readers]
@@ -189,6 +249,12 @@ class World:
         for name, host, app, context in plan:
             running = await start_site(name, app, host=self.bind, ssl_context=context)
             self.sites[name] = Site(name, host, running)
+        sidep = self.sites["sidep"].url
+        register_client(
+            psc,
+            Client(SIDEP_CLIENT_ID, self.sidep_secret, [sidep + "/callback"], "SI-DEP", require_pkce=True,
+                   post_logout_redirect_uris=[sidep + "/"]),
+        )  # fmt: skip
         self.ca_bundle = pki.server.write_ca_bundle(pki.keys.directory / "tls-ca-bundle.pem")
 
     async def _wait_ready(self) -> None:
@@ -198,7 +264,10 @@ class World:
                 ("wallet", "/"),
                 ("wallet-card", "/"),
                 ("push", "/telephone/telephone-1"),
+                ("psc", REALM_PATH + "/.well-known/wallet-openid-configuration"),
+                ("sidep", "/"),
                 ("igc", hosts.CA_CERT_PATHS["root"]),
+                ("testssl", "/"),
                 ("admin", "/admin/clock"),
             ):
                 async with http.get(self.sites[name].url + path) as reply:

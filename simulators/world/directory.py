@@ -36,6 +36,18 @@ class Contacts:
 
 
 @dataclass(frozen=True)
+class Activity:
+    """A place of practice, as PSC's userinfo ``activities`` carry it."""
+
+    mode: str
+    """``L`` libéral, ``S`` salarié."""
+    sector: str
+    structure_id: str
+    structure_name: str
+    postcode: str = ""
+
+
+@dataclass(frozen=True)
 class PendingUpdate:
     contacts: Contacts
     requested_at: dt.datetime
@@ -55,6 +67,7 @@ class Professional:
     listed_from: dt.datetime | None = None
     """Absent from the directory before this instant (nurses: the 2020-11-25 bulk update)."""
     pending: list[PendingUpdate] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.profession not in identifiers.PROFESSIONS:

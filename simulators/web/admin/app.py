@@ -13,6 +13,8 @@
 | POST | /admin/pushes/{id}/approve | ``{"password"}`` | answer as the phone |
 | POST | /admin/pushes/{id}/refuse | | answer as the phone |
 | POST | /admin/phones/{device}/scan | ``{"token"}`` | the phone scans a wallet QR code |
+| GET | /admin/testssl | | ``{"tls_max": "1.2"}``: the highest TLS version Test SSL accepts |
+| POST | /admin/testssl | ``{"tls_max": "1.3"}`` or ``"1.2"`` | the next handshakes obey it (1.3: guide path G6-06) |
 | GET | /boite/{address} | | a trainer's view of a mailbox or SMS inbox (HTML) |
 
 A professional: ``{"civility": "M"|"MME", "first_name", "last_name", "profession": "10",

@@ -1,0 +1,424 @@
+"""Pro Santé Connect, two faces: the OIDC endpoints on ``auth.`` and the login pages on ``wallet.``.
+
+``make_app`` (auth host): discovery at both ``/.well-known/openid-configuration`` and PSC's
+``/.well-known/wallet-openid-configuration`` under the realm, then ``/protocol/openid-connect/``
+token, userinfo, certs, logout, token/introspect, revoke, and CIBA at ``/ext/ciba/auth``.
+``make_login_app`` (mounted at ``/auth`` on the wallet site, as in production): the choice
+between "Application e-CPS" and "Carte CPS", the waiting page that polls, and the redirect
+back with the code. Every malformed request gets its RFC 6749 / OIDC error, never a 500
+(except the ``server_error`` fault, which is one on purpose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Callable, Iterable
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from simulators.web import page as p
+from simulators.web.igc.rules import AuthorityState, check_certificate
+from simulators.web.jsonapi import error, read_object
+from simulators.web.psc.rules import (
+    ACR,
+    CIBA_GRANT,
+    CIBA_INTERVAL,
+    CIBA_LIFETIME,
+    REALM_PATH,
+    SCOPES,
+    AuthRequest,
+    BadRedirect,
+    Client,
+    Fault,
+    OAuthError,
+    PscState,
+    authenticate_client,
+    ecps_outcome,
+    exchange_code,
+    issue_code,
+    poll_ciba,
+    read_access_token,
+    register_client,
+    request_ecps_push,
+    start_authorization,
+    start_ciba,
+    tokens,
+    userinfo,
+)
+from simulators.web.wallet.app import form_fields, peer_certificate
+from simulators.web.wallet.rules import CARD_ADVICE, SUPPORT, Refusal, check_national_id
+from simulators.world.ecps import EcpsError, PushStatus
+from simulators.world.state import WorldState
+
+SITE = "Pro Santé Connect"
+WORLD_KEY = web.AppKey("world", WorldState)
+PSC_KEY = web.AppKey("psc", PscState)
+URLS_KEY: web.AppKey[Callable[[], dict[str, str]]] = web.AppKey("urls")
+AUTHORITIES_KEY: web.AppKey[Callable[[], Iterable[AuthorityState]]] = web.AppKey("authorities")
+OIDC = REALM_PATH + "/protocol/openid-connect"
+ATSAM_ADVICE = "Vérifiez votre installation avec l'outil de diagnostic ATSAM (« Test SSL »)."
+
+
+def _urls(request: web.Request) -> dict[str, str]:
+    """``issuer``, ``auth`` (the wallet host's base), ``card`` (the wallet's card port base)."""
+    return request.app[URLS_KEY]()
+
+
+def oauth_error(exc: OAuthError) -> web.Response:
+    headers = {"Cache-Control": "no-store"}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="esante-wallet"' if exc.error == "invalid_client" else "Bearer"
+    return web.json_response(exc.as_json(), status=exc.status, headers=headers)
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "send the parameters as application/x-www-form-urlencoded")
+    try:
+        data = await request.post()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OAuthError("invalid_request", "unreadable form") from exc
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def _basic(request: web.Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(header[6:], validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise OAuthError("invalid_client", "malformed Basic credentials", 401) from exc
+    return client_id, secret
+
+
+# -- discovery, keys ---------------------------------------------------------------------------------
+async def discovery(request: web.Request) -> web.Response:
+    urls = _urls(request)
+    issuer = urls["issuer"]
+    return web.json_response(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": urls["auth"] + "/auth",
+            "token_endpoint": issuer + "/protocol/openid-connect/token",
+            "userinfo_endpoint": issuer + "/protocol/openid-connect/userinfo",
+            "jwks_uri": issuer + "/protocol/openid-connect/certs",
+            "end_session_endpoint": issuer + "/protocol/openid-connect/logout",
+            "introspection_endpoint": issuer + "/protocol/openid-connect/token/introspect",
+            "revocation_endpoint": issuer + "/protocol/openid-connect/revoke",
+            "backchannel_authentication_endpoint": issuer + "/ext/ciba/auth",
+            "backchannel_token_delivery_modes_supported": ["poll"],
+            "grant_types_supported": ["authorization_code", CIBA_GRANT],
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "scopes_supported": list(SCOPES),
+            "acr_values_supported": [ACR],
+            "claims_supported": [
+                "aud",
+                "sub",
+                "iss",
+                "auth_time",
+                "name",
+                "given_name",
+                "family_name",
+                "preferred_username",
+                "email",
+                "acr",
+            ],
+        }
+    )
+
+
+async def certs(request: web.Request) -> web.Response:
+    return web.json_response(request.app[PSC_KEY].jwks())
+
+
+# -- token, userinfo, introspection, revocation, CIBA -------------------------------------------------------
+async def token(request: web.Request) -> web.Response:
+    psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
+    try:
+        form = await _form(request)
+        client = authenticate_client(psc, _basic(request), form)
+        if Fault.SLOW_TOKEN in psc.faults_for(client.client_id, None):
+            await asyncio.sleep(psc.slow_token_seconds)
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            grant = exchange_code(psc, client, form, world.now())
+        elif grant_type == CIBA_GRANT:
+            grant = poll_ciba(psc, world, client, form)
+        elif not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required")
+        else:
+            raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+        answer = tokens(psc, grant, _urls(request)["issuer"], world.now())
+    except OAuthError as exc:
+        return oauth_error(exc)
+    return web.json_response(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+async def userinfo_endpoint(request: web.Request) -> web.Response:
+    psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
+    header = request.headers.get("Authorization", "")
+    try:
+        if not header.startswith("Bearer "):
+            raise OAuthError("invalid_token", "a Bearer access token is required", 401)
+        claims = read_access_token(psc, header[7:], _urls(request)["issuer"], world.now())
+        professional = world.directory.find(claims.get("preferred_username", ""), world.now())
+        if professional is None:
+            raise OAuthError("invalid_token", "the token's subject is no longer in the directory", 401)
+    except OAuthError as exc:
+        return oauth_error(exc)
+    return web.json_response(userinfo(professional, claims))
+
+
+async def introspect(request: web.Request) -> web.Response:
+    psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
+    try:
+        form = await _form(request)
+        authenticate_client(psc, _basic(request), form)
+        value = form.get("token")
+        if not value:
+            raise OAuthError("invalid_request", "token is required")
+        try:
+            claims = read_access_token(psc, value, _urls(request)["issuer"], world.now())
+        except OAuthError:
+            return web.json_response({"active": False})
+    except OAuthError as exc:
+        return oauth_error(exc)
+    return web.json_response({"active": True, "client_id": claims["azp"], "username": claims["preferred_username"],
+                              **claims})  # fmt: skip
+
+
+async def revoke(request: web.Request) -> web.Response:
+    psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
+    try:
+        form = await _form(request)
+        authenticate_client(psc, _basic(request), form)
+        value = form.get("token")
+        if not value:
+            raise OAuthError("invalid_request", "token is required")
+        try:
+            claims = read_access_token(psc, value, _urls(request)["issuer"], world.now())
+            psc.revoked.add(str(claims["jti"]))
+        except OAuthError:
+            pass  # RFC 7009: an invalid token is answered 200 as well
+    except OAuthError as exc:
+        return oauth_error(exc)
+    return web.Response(status=200)
+
+
+async def ciba_auth(request: web.Request) -> web.Response:
+    psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
+    try:
+        form = await _form(request)
+        client = authenticate_client(psc, _basic(request), form)
+        ciba = start_ciba(psc, world, client, form)
+    except OAuthError as exc:
+        return oauth_error(exc)
+    return web.json_response({"auth_req_id": ciba.auth_req_id, "expires_in": CIBA_LIFETIME, "interval": CIBA_INTERVAL})
+
+
+async def logout(request: web.Request) -> web.Response:
+    psc = request.app[PSC_KEY]
+    target = request.query.get("post_logout_redirect_uri")
+    if target:
+        allowed = {uri for c in psc.clients.values() for uri in (c.post_logout_redirect_uris or c.redirect_uris)}
+        if target not in allowed:
+            return oauth_error(OAuthError("invalid_request", "post_logout_redirect_uri is not registered"))
+        state = request.query.get("state")
+        raise web.HTTPFound(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""))
+    return p.page("deconnexion", "Vous êtes déconnecté(e)", p.paragraph("Votre session Pro Santé Connect est fermée."),
+                  site=SITE)  # fmt: skip
+
+
+def make_app(world: WorldState, psc: PscState, urls: Callable[[], dict[str, str]]) -> web.Application:
+    app = web.Application(client_max_size=16 * 1024)
+    app[WORLD_KEY] = world
+    app[PSC_KEY] = psc
+    app[URLS_KEY] = urls
+    for well_known in ("/.well-known/openid-configuration", "/.well-known/wallet-openid-configuration"):
+        app.router.add_get(REALM_PATH + well_known, discovery)
+    app.router.add_get(OIDC + "/certs", certs)
+    app.router.add_post(OIDC + "/token", token)
+    app.router.add_get(OIDC + "/userinfo", userinfo_endpoint)
+    app.router.add_post(OIDC + "/userinfo", userinfo_endpoint)
+    app.router.add_post(OIDC + "/token/introspect", introspect)
+    app.router.add_post(OIDC + "/revoke", revoke)
+    app.router.add_get(OIDC + "/logout", logout)
+    app.router.add_post(REALM_PATH + "/ext/ciba/auth", ciba_auth)
+    return app
+
+
+# -- the login pages (wallet host, /auth) ------------------------------------------------------------------
+def _redirect(request: AuthRequest, **params: str | None) -> web.HTTPSeeOther:
+    query = {k: v for k, v in {**params, "state": request.state}.items() if v is not None}
+    separator = "&" if "?" in request.redirect_uri else "?"
+    return web.HTTPSeeOther(request.redirect_uri + separator + urlencode(query))
+
+
+def _auth_request(request: web.Request) -> AuthRequest:
+    found = request.app[PSC_KEY].requests.get(request.match_info["request"])
+    if found is None:
+        raise web.HTTPNotFound(text="demande d'authentification inconnue ou terminée")
+    return found
+
+
+def _failure(screen: str, message: str, advice: Iterable[str], status: int) -> web.Response:
+    body = p.paragraph(message, "error") + p.advice(advice)
+    return p.page(screen, "Connexion impossible", body, site=SITE, status=status)
+
+
+async def authorize(request: web.Request) -> web.Response:
+    world, psc = request.app[WORLD_KEY], request.app[PSC_KEY]
+    params = dict(request.query)
+    try:
+        auth = start_authorization(psc, params, world.now())
+    except BadRedirect as exc:
+        return _failure("requete-invalide", f"Requête invalide : {exc.description}", [SUPPORT], 400)
+    except OAuthError as exc:
+        client = psc.clients[params["client_id"]]
+        fake = AuthRequest("-", client, params["redirect_uri"], params.get("state"), None, "", None, None, world.now())
+        raise _redirect(fake, error=exc.error, error_description=exc.description) from None
+    card_base = _urls(request)["card"]
+    body = (
+        p.paragraph(f"{auth.client.name} vous demande de vous identifier.")
+        + "<h2>Application e-CPS</h2>"
+        + p.form(f"/auth/{auth.id}/ecps", [("identifiant", "Identifiant national", "text")], "Se connecter")
+        + "<h2>Carte CPS</h2>"
+        + p.link(f"{card_base}/auth/{auth.id}/carte", "Se connecter avec ma carte CPS")
+    )
+    return p.page("choix-moyen", "Connexion avec Pro Santé Connect", body, site=SITE)
+
+
+async def ecps_submit(request: web.Request) -> web.Response:
+    world, psc = request.app[WORLD_KEY], request.app[PSC_KEY]
+    auth = _auth_request(request)
+    fields = await form_fields(request, "identifiant")
+    try:
+        national_id = check_national_id(fields["identifiant"])
+        request_ecps_push(psc, world, auth, national_id)
+    except Refusal as refusal:
+        return _failure(refusal.screen, refusal.message, refusal.advice, 400)
+    except EcpsError as exc:
+        if exc.code == "not-activated":
+            message = f"Aucune e-CPS n'est activée pour l'identifiant {national_id}."
+            return _failure("aucune-e-cps", message, ["Activez votre e-CPS (avec ou sans carte CPS).", SUPPORT], 404)
+        return _failure("e-cps-bloquee", str(exc), ["Réactivez votre e-CPS.", SUPPORT], 423)
+    raise web.HTTPSeeOther(f"/auth/{auth.id}/attente")
+
+
+async def ecps_wait(request: web.Request) -> web.Response:
+    """The page waits for the phone by polling: it reloads itself every second."""
+    world, psc = request.app[WORLD_KEY], request.app[PSC_KEY]
+    auth = _auth_request(request)
+    try:
+        status = ecps_outcome(psc, world, auth)
+    except OAuthError:
+        raise web.HTTPNotFound(text="aucune demande envoyée au téléphone") from None
+    if status is PushStatus.PENDING:
+        body = (
+            '<meta http-equiv="refresh" content="1">'
+            + p.paragraph("Une notification a été envoyée sur votre téléphone.")
+            + p.paragraph("Ouvrez l'application e-CPS et saisissez le mot de passe de votre e-CPS.")
+        )
+        return p.page("attente-telephone", "Validez la connexion sur votre téléphone", body, site=SITE)
+    psc.requests.pop(auth.id, None)
+    if status is PushStatus.APPROVED:
+        assert auth.national_id is not None
+        try:
+            code = issue_code(psc, auth, auth.national_id, "MOBILE", world.now())
+        except OAuthError as exc:
+            raise _redirect(auth, error=exc.error, error_description=exc.description) from None
+        raise _redirect(auth, code=code)
+    reasons = {
+        PushStatus.REFUSED: "la connexion a été refusée sur le téléphone",
+        PushStatus.EXPIRED: "le délai de validation sur le téléphone est dépassé",
+        PushStatus.FAILED: "mot de passe e-CPS incorrect trop de fois : l'e-CPS est bloquée",
+    }
+    raise _redirect(auth, error="access_denied", error_description=reasons.get(status, status.value))
+
+
+async def card_login(request: web.Request) -> web.Response:
+    world, psc = request.app[WORLD_KEY], request.app[PSC_KEY]
+    auth = _auth_request(request)
+    check = check_certificate(peer_certificate(request), request.app[AUTHORITIES_KEY](), world.now())
+    if check.status != "valid" or check.national_id is None:
+        messages = {
+            "absent": "Aucun certificat n'a été présenté : votre carte CPS n'a pas été lue.",
+            "expired": "Le certificat de votre carte CPS a expiré.",
+            "not-yet-valid": "Le certificat de votre carte CPS n'est pas encore valide.",
+            "revoked": "Votre carte CPS est en opposition (certificat révoqué).",
+        }
+        message = messages.get(check.status, "Ce certificat ne permet pas de vous connecter.")
+        return _failure(f"carte-{check.status}", message, [*CARD_ADVICE[:-1], ATSAM_ADVICE, SUPPORT], 403)
+    try:
+        code = issue_code(psc, auth, check.national_id, "CARD", world.now())
+    except OAuthError as exc:
+        raise _redirect(auth, error=exc.error, error_description=exc.description) from None
+    raise _redirect(auth, code=code)
+
+
+def make_login_app(
+    world: WorldState,
+    psc: PscState,
+    urls: Callable[[], dict[str, str]],
+    authorities: Callable[[], Iterable[AuthorityState]],
+) -> web.Application:
+    """Mounted at ``/auth`` on the wallet site (both its ports)."""
+    app = web.Application(client_max_size=4096)
+    app[WORLD_KEY] = world
+    app[PSC_KEY] = psc
+    app[URLS_KEY] = urls
+    app[AUTHORITIES_KEY] = authorities
+    app.router.add_get("", authorize)
+    app.router.add_post("/{request}/ecps", ecps_submit)
+    app.router.add_get("/{request}/attente", ecps_wait)
+    app.router.add_get("/{request}/carte", card_login)
+    return app
+
+
+def add_psc_admin_routes(app: web.Application, psc: PscState) -> None:
+    """Register clients and switch named faults at run time (mounted in the world's admin API)."""
+    app[PSC_KEY] = psc
+    app.router.add_post("/admin/psc/clients", admin_client)
+    app.router.add_post("/admin/psc/faults", admin_faults)
+
+
+async def admin_client(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    try:
+        client = Client(
+            client_id=str(body["client_id"]),
+            secret=str(body["client_secret"]),
+            redirect_uris=[str(u) for u in body["redirect_uris"]],
+            name=str(body.get("name", body["client_id"])),
+            require_pkce=bool(body.get("require_pkce", False)),
+        )
+        register_client(request.app[PSC_KEY], client)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise error(web.HTTPBadRequest, f"client_id, client_secret and redirect_uris are required ({exc})") from None
+    return web.json_response({"client_id": client.client_id}, status=201)
+
+
+async def admin_faults(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    psc = request.app[PSC_KEY]
+    try:
+        faults = {Fault(f) for f in body.get("faults", [])}
+    except (ValueError, TypeError):
+        raise error(web.HTTPBadRequest, f"faults: a list of {', '.join(f.value for f in Fault)}") from None
+    target: dict[str, set[Fault]]
+    if isinstance(body.get("client_id"), str):
+        target, key = psc.client_faults, body["client_id"]
+    elif isinstance(body.get("national_id"), str):
+        target, key = psc.user_faults, body["national_id"]
+    else:
+        raise error(web.HTTPBadRequest, "client_id or national_id (a string) is required")
+    target[key] = faults
+    return web.json_response({"faults": sorted(f.value for f in faults)})
