@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from cryptography.hazmat.primitives import serialization
-from world_client import Screen, Visitor
+from world_client import PKCS1_ONLY, Screen, Visitor
 
 from harness.card_profile import load_profile, make_card
 from harness.card_run import client_env
@@ -36,15 +36,6 @@ from simulators.web import hosts
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 DOCTOR = Professional("899700209812", "D0000020981", "ALAIN", "Médecin")
-PKCS1_ONLY = """openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
-"""
-"""What a TLS 1.2 client needs with a CPS card: PKCS#1 signatures only (the card has no RSA-PSS)."""
 SUPPORT = ("0 825 852 000", "monserviceclient.cartes@asipsante.fr")
 FIELD = re.compile(r'<td data-field="([^"]+)">(.*?)</td>', re.S)
 

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from cryptography.hazmat.primitives import serialization
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from world_client import Screen, Visitor
+from world_client import PKCS1_ONLY, Screen, Visitor
 
+from harness.card_profile import load_profile, make_card
+from harness.card_run import client_env
 from harness.pki import Pki
 from harness.world import World
 from harness.world_http import WorldTransport
+from simulators.web import hosts
 from simulators.web.psc.rules import REALM_PATH, Client, Fault, register_client
 from simulators.world.directory import Activity, Contacts, Professional
 
@@ -339,3 +345,39 @@ async def test_discovery_is_served_at_both_paths(world: World) -> None:
                     "plain",
                     "S256",
                 ]
+
+
+async def test_g5_05_carte_cps_login_through_the_virtual_card(session_pki: Pki, tmp_path: Path) -> None:
+    """ "Carte CPS": TLS client authentication with the card on the wallet's card port, code back to the client."""
+    async with World(pki=session_pki, start=START) as world:
+        assert world.psc is not None and world.stack is not None and world.ca_bundle is not None
+        register_client(world.psc, Client(CLIENT_ID, SECRET, [REDIRECT], "SI-DEP"))
+        card, credentials = make_card(load_profile("doctor"), session_pki, world.state.now())
+        await world.readers[0].insert(card)
+        cert = tmp_path / "auth.pem"
+        cert.write_bytes(credentials.authentication.certificate.public_bytes(serialization.Encoding.PEM))
+        conf = tmp_path / "pkcs1.cnf"
+        conf.write_text(PKCS1_ONLY)
+        params = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "response_type": "code",
+                  "scope": "openid scope_all", "state": "st", "nonce": "nn"}  # fmt: skip
+        async with world.client() as http, http.get(world.urls["wallet"] + "/auth", params=params) as reply:
+            choice = await reply.text()
+        link = re.search(r'href="(https://[^"]+/auth/[^"]+/carte)"', choice)
+        assert link, choice
+        port = world.sites["wallet-card"].running.port
+        process = await asyncio.create_subprocess_exec(
+            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--engine", "pkcs11",
+            "--key-type", "ENG", "--key", "pkcs11:object=CPS_PRIV_AUT;type=private;pin-value=1234",
+            "--cert", str(cert), "--cacert", str(world.ca_bundle),
+            "--resolve", f"{hosts.WALLET}:{port}:127.0.0.1", link.group(1),
+            env={**client_env(world.stack), "OPENSSL_CONF": str(conf)},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        status, location = out.decode().split(" ", 1)
+        assert status == "303", err.decode()
+        query = parse_qs(urlparse(location).query)
+        assert location.startswith(REDIRECT) and query["state"] == ["st"] and query["code"]
+        grant = world.psc.codes[query["code"][0]]
+        assert (grant.national_id, grant.auth_mode) == (NATIONAL_ID, "CARD")
+        assert any("INTERNAL AUTHENTICATE -> 6100" in entry.line() for entry in card.log)

@@ -10,6 +10,16 @@ import aiohttp
 
 from harness.world import World
 
+PKCS1_ONLY = """openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
+"""
+"""What a TLS 1.2 client needs with a CPS card: PKCS#1 signatures only (the card has no RSA-PSS)."""
+
 SCREEN = re.compile(r'data-screen="([^"]+)"')
 
 
