@@ -1,0 +1,420 @@
+"""Replays a scenario against a fresh world with the protocol driver, and records a timeline.
+
+The protocol driver is the professional's browser as an HTTP client (cookies, redirects, forms
+read with an HTML parser, the world's resolver); requests that need the card are made by curl
+with OpenSSL's PKCS#11 engine, so the TLS handshake is signed by the virtual card through
+OpenSC and the private pcscd — never by a software copy of the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import aiohttp
+from cryptography.hazmat.primitives import serialization
+
+from harness.card_profile import FaultsModel, load_profile, make_card
+from harness.card_run import client_env
+from harness.pki import Pki
+from harness.scenario.model import Expect, Persona, Scenario, Step
+from harness.scenario.page import Page, parse_page
+from harness.world import World
+from simulators import identifiers
+from simulators.card.cpx import CpxCard
+from simulators.web.psc.rules import Fault
+from simulators.web.sidep.rules import Kind
+from simulators.world.directory import Contacts, Professional
+from simulators.world.ecps import EcpsError
+
+PKCS1_ONLY = """openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
+"""
+"""A TLS 1.2 client with a CPS card must offer PKCS#1 signatures only (the card has no RSA-PSS)."""
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_]+))?\}")
+STEP_TIMEOUT = 60.0
+MAX_REFRESHES = 10
+
+
+class StepFailed(AssertionError):
+    pass
+
+
+@dataclass
+class Event:
+    """One step of the timeline: what was done, what came back, whether expectations held."""
+
+    index: int
+    action: str
+    detail: str
+    ok: bool
+    seconds: float
+    screen: str = ""
+    status: int | None = None
+    url: str = ""
+    failure: str = ""
+    snapshot: str = ""
+    apdus: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    path: Path
+    events: list[Event]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(e.ok for e in self.events) and len(self.events) == len(self.scenario.steps)
+
+
+def persona_values(persona: Persona) -> dict[str, str]:
+    national = identifiers.national_id(rpps=persona.rpps, adeli=persona.adeli)
+    return {
+        "national_id": national,
+        "rpps": persona.rpps or "",
+        "adeli": persona.adeli or "",
+        "email": persona.email or "",
+        "mobile": persona.mobile or "",
+        "first_name": persona.first_name,
+        "last_name": persona.last_name,
+    }
+
+
+class Player:
+    def __init__(self, scenario: Scenario, world: World, http: aiohttp.ClientSession, workdir: Path) -> None:
+        self.scenario = scenario
+        self.world = world
+        self.http = http
+        self.workdir = workdir
+        self.page: Page | None = None
+        self.saved: dict[str, str] = {}
+        self.cards: dict[int, CpxCard] = {}
+        self.card_certs: dict[str, Path] = {}
+        self.request_failed = False
+        self.last_error: str | None = None
+        self.history: list[str] = []
+
+    # -- values ------------------------------------------------------------------------------------
+    def fill(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return PLACEHOLDER.sub(self._placeholder, value)
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.fill(v) for v in value]
+        return value
+
+    def _placeholder(self, match: re.Match[str]) -> str:
+        name, attribute = match.group(1), match.group(2)
+        if attribute is None:
+            if name not in self.saved:
+                raise StepFailed(f"nothing saved as {name!r} yet")
+            return self.saved[name]
+        persona = self.scenario.personas.get(name)
+        if persona is None:
+            raise StepFailed(f"unknown persona {name!r} in a placeholder")
+        values = persona_values(persona)
+        if attribute not in values:
+            raise StepFailed(f"{name}.{attribute}: personas have {', '.join(values)}")
+        return values[attribute]
+
+    # -- the world's starting state ------------------------------------------------------------------
+    def seed(self) -> None:
+        state = self.world.state
+        for persona in self.scenario.personas.values():
+            if persona.in_directory:
+                state.directory.add(
+                    Professional(
+                        persona.civility, persona.first_name, persona.last_name, persona.profession,
+                        rpps=persona.rpps, adeli=persona.adeli, contacts=Contacts(persona.email, persona.mobile),
+                    )
+                )  # fmt: skip
+            if persona.ecps_password:
+                national = persona_values(persona)["national_id"]
+                state.ecps.activate(national, "telephone-1", persona.ecps_password, "sans carte", state.now())
+
+    # -- HTTP -----------------------------------------------------------------------------------------
+    async def _load(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
+        async with self.http.request(method, url, data=data) as reply:
+            page = parse_page(str(reply.url), reply.status, await reply.text())
+        refreshes = 0
+        while "refresh" in page.data and refreshes < MAX_REFRESHES:  # the waiting page polls
+            refreshes += 1
+            await asyncio.sleep(0)  # the world's clock, not the wall's, decides expiry
+            async with self.http.get(page.url) as reply:
+                page = parse_page(str(reply.url), reply.status, await reply.text())
+            if "refresh" in page.data:
+                break  # the phone has not answered: stay on the waiting page
+        if self.page is not None:
+            self.history.append(self.page.url)
+        self.page = page
+        self.last_error = parse_qs(urlparse(page.url).query).get("error", [None])[0]
+        return page
+
+    def _current(self) -> Page:
+        if self.page is None:
+            raise StepFailed("no page is open")
+        return self.page
+
+    async def _curl_with_card(self, url: str, persona: str, pin: str) -> Page | None:
+        """GET ``url`` with TLS client authentication by the virtual card; None if the request fails."""
+        stack, bundle = self.world.stack, self.world.ca_bundle
+        if stack is None or bundle is None:
+            raise StepFailed("card steps need world.cards: true")
+        conf = self.workdir / "pkcs1.cnf"
+        conf.write_text(PKCS1_ONLY)
+        parsed = urlparse(url)
+        host, port = parsed.hostname or "", parsed.port or 443
+        cert = self.card_certs.get(persona)
+        if cert is None:
+            raise StepFailed(f"insert {persona}'s card first")
+        process = await asyncio.create_subprocess_exec(
+            "curl", "-sS", "-w", "\n%{http_code} %{redirect_url}", "--engine", "pkcs11", "--key-type", "ENG",
+            "--key", f"pkcs11:object=CPS_PRIV_AUT;type=private;pin-value={pin}", "--cert", str(cert),
+            "--cacert", str(bundle), "--resolve", f"{host}:{port}:127.0.0.1", url,
+            env={**client_env(stack), "OPENSSL_CONF": str(conf)},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
+        if process.returncode != 0:
+            self.request_failed = True
+            return None
+        body, _, tail = out.decode(errors="replace").rpartition("\n")
+        status, _, location = tail.partition(" ")
+        if location:  # a redirect: the browser goes on (with its own cookies)
+            self.last_error = parse_qs(urlparse(location).query).get("error", [None])[0]
+            if urlparse(location).hostname in {site.host for site in self.world.sites.values()}:
+                return await self._load("GET", location)
+            page = parse_page(location, int(status), "")
+            self.page = page
+            return page
+        page = parse_page(url, int(status), body)
+        self.page = page
+        return page
+
+    # -- actions ---------------------------------------------------------------------------------------
+    async def do(self, step: Step) -> str:
+        args = self.fill(step.args)
+        self.request_failed = False
+        action = step.action
+        world, state = self.world, self.world.state
+        if action == "browser.open":
+            site, path = args["site"], args.get("path", "/")
+            await self._load("GET", world.urls[site] + path)
+            return f"{site}{path}"
+        if action == "browser.submit":
+            page = self._current()
+            form = next((f for f in page.forms if set(args) <= set(f.fields)), None)
+            if form is None:
+                raise StepFailed(f"no form with fields {sorted(args)} on screen {page.screen!r}")
+            await self._load(form.method.upper(), urljoin(page.url, form.action), {k: str(v) for k, v in args.items()})
+            return f"form {form.action} ({', '.join(sorted(args))})"
+        if action == "browser.back":
+            if not self.history:
+                raise StepFailed("no previous page")
+            previous = self.history.pop()
+            await self._load("GET", previous)
+            self.history.pop()  # going back does not add to the history
+            return f"back to {previous}"
+        if action == "browser.follow":
+            page = self._current()
+            link = next((href for href, text in page.links if str(args) in text), None)
+            if link is None:
+                raise StepFailed(f"no link containing {args!r} on screen {page.screen!r}")
+            await self._load("GET", urljoin(page.url, link))
+            return f"link {args!r}"
+        if action == "browser.card_open":
+            url = world.urls[args["site"]] + args.get("path", "/")
+            await self._curl_with_card(url, args["persona"], str(args.get("pin", "1234")))
+            return f"{args['site']}{args.get('path', '/')} with {args['persona']}'s card"
+        if action == "browser.card_follow":
+            page = self._current()
+            link = next((href for href, text in page.links if str(args["link"]) in text), None)
+            if link is None:
+                raise StepFailed(f"no link containing {args['link']!r} on screen {page.screen!r}")
+            await self._curl_with_card(urljoin(page.url, link), args["persona"], str(args.get("pin", "1234")))
+            return f"link {args['link']!r} with the card"
+        if action in ("phone.approve", "phone.refuse", "phone.ignore"):
+            pushes = state.ecps.pending("telephone-1", state.now())
+            if not pushes:
+                raise StepFailed("no push is pending on the phone")
+            push = pushes[-1]
+            if action == "phone.approve":
+                try:
+                    state.ecps.approve(push.id, str(args), state.now())
+                except EcpsError as exc:
+                    self.last_error = exc.code
+                    return f"approve {push.client}: {exc}"
+            elif action == "phone.refuse":
+                state.ecps.refuse(push.id, state.now())
+            else:
+                state.clock.advance("121s")
+            if self.page is not None and "refresh" in self.page.data:
+                await self._load("GET", self.page.url)
+            return f"{action.split('.')[1]} push from {push.client}"
+        if action == "phone.scan":
+            token = self._current().data.get("qr")
+            if not token:
+                raise StepFailed("no QR code on the current page")
+            async with self.http.post(
+                world.urls["admin"] + "/admin/phones/telephone-1/scan", json={"token": token}
+            ) as r:
+                answer = await r.json()
+            if r.status != 200:
+                self.last_error = answer.get("error")
+                return f"scan refused: {answer.get('message')}"
+            self.saved["phone_code"] = answer["code"]
+            return "QR code scanned; the phone shows a code"
+        if action == "phone.type_code":
+            page = self._current()
+            form = next((f for f in page.forms if "code" in f.fields), None)
+            if form is None:
+                raise StepFailed("no code form on the page")
+            await self._load("POST", urljoin(page.url, form.action), {"code": self.saved.get("phone_code", "")})
+            return "typed the phone's code"
+        if action == "mailbox.code":
+            messages = state.outbox.mailbox(args["to"], state.now())
+            found = next((m for m in messages if re.search(r"\b\d{6}\b", m.body)), None)
+            if found is None:
+                raise StepFailed(f"no code received by {args['to']}")
+            code = re.search(r"\b(\d{6})\b", found.body)
+            assert code is not None
+            self.saved[args["save_as"]] = code.group(1)
+            return f"{found.channel.value} to {args['to']}: code saved as {args['save_as']}"
+        if action == "clock.advance":
+            state.clock.advance(str(args))
+            return f"clock {args} → {state.now().isoformat()}"
+        if action == "order.update":
+            national = persona_values(self.scenario.personas[args["persona"]])["national_id"]
+            update = state.directory.order_update(
+                national, Contacts(args.get("email"), args.get("mobile")), state.now()
+            )
+            return f"order update for {national}, effective {update.effective_at.isoformat()}"
+        if action == "outbox.drop":
+            state.outbox.faults.dropped.add(str(args))
+            return f"messages to {args} are dropped"
+        if action == "card.insert":
+            return await self._insert(args["persona"], int(args.get("reader", 0)))
+        if action == "card.remove":
+            reader = int(args or 0)
+            await world.readers[reader].remove()
+            return f"card removed from reader {reader}"
+        if action == "card.fault":
+            reader = int(args.pop("reader", 0)) if isinstance(args, dict) else 0
+            card = self.cards.get(reader)
+            if card is None:
+                raise StepFailed(f"no card in reader {reader}")
+            card.faults.replace_with(FaultsModel.model_validate(args).faults())
+            return f"card faults {args}"
+        if action == "psc.fault":
+            assert world.psc is not None
+            faults = {Fault(f) for f in args.get("faults", [])}
+            if "persona" in args:
+                world.psc.user_faults[persona_values(self.scenario.personas[args["persona"]])["national_id"]] = faults
+            else:
+                world.psc.client_faults[args.get("client_id", "portail-sidep")] = faults
+            return f"PSC faults {sorted(f.value for f in faults)}"
+        if action == "sidep.account":
+            world.sidep_accounts.create(args["login"], args["password"], Kind(args.get("kind", "liberal")),
+                                        args.get("national_id", ""), args.get("first_name", ""),
+                                        args.get("last_name", ""))  # fmt: skip
+            return f"account {args['login']} ({args.get('kind', 'liberal')})"
+        if action == "ars.validate":
+            world.sidep_accounts.validate_by_ars(str(args))
+            return f"ARS validated {args}"
+        if action == "testssl.tls_max":
+            async with self.http.post(world.urls["admin"] + "/admin/testssl", json={"tls_max": str(args)}) as r:
+                if r.status != 200:
+                    raise StepFailed(f"testssl switch refused: {await r.text()}")
+            return f"testssl accepts TLS up to {args}"
+        raise StepFailed(f"action {action} is not implemented by the protocol driver")
+
+    async def _insert(self, name: str, reader: int) -> str:
+        persona = self.scenario.personas[name]
+        if persona.card is None:
+            raise StepFailed(f"persona {name} has no card profile")
+        assert self.world.pki is not None
+        card, credentials = make_card(load_profile(persona.card), self.world.pki, self.world.state.now())
+        await self.world.readers[reader].insert(card)
+        self.cards[reader] = card
+        cert = self.workdir / f"{name}-auth.pem"
+        cert.write_bytes(credentials.authentication.certificate.public_bytes(serialization.Encoding.PEM))
+        self.card_certs[name] = cert
+        return f"{name}'s card ({persona.card}, {credentials.variant.value}) in reader {reader}"
+
+    # -- expectations ----------------------------------------------------------------------------------
+    def check(self, expect: Expect) -> None:
+        page = self.page
+        problems = []
+        if expect.fails is not None and expect.fails != self.request_failed:
+            problems.append(f"request {'succeeded' if not self.request_failed else 'failed'}, expected the opposite")
+        if expect.screen is not None and (page is None or page.screen != expect.screen):
+            problems.append(f"screen {page.screen if page else None!r}, expected {expect.screen!r}")
+        if expect.status is not None and (page is None or page.status != expect.status):
+            problems.append(f"HTTP {page.status if page else None}, expected {expect.status}")
+        for text in expect.text:
+            if page is None or text not in page.text:
+                problems.append(f"text {text!r} not on the page")
+        if expect.url_starts is not None and (page is None or not page.url.startswith(self.fill(expect.url_starts))):
+            problems.append(f"URL {page.url if page else None}, expected to start with {expect.url_starts}")
+        if expect.error is not None and self.last_error != expect.error:
+            problems.append(f"error {self.last_error!r}, expected {expect.error!r}")
+        if expect.ecps_activated is not None:
+            national = self.fill(expect.ecps_activated)
+            if self.world.state.ecps.find(national) is None:
+                problems.append(f"no e-CPS activated for {national}")
+        if expect.pin_tries is not None:
+            card = self.cards.get(0)
+            if card is None or card.security.chvs[1].tries_left != expect.pin_tries:
+                problems.append(
+                    f"PIN tries {card.security.chvs[1].tries_left if card else None}, expected {expect.pin_tries}"
+                )
+        if expect.apdu is not None:
+            lines = [e.line() for card in self.cards.values() for e in card.log]
+            if not any(expect.apdu in line for line in lines):
+                problems.append(f"no APDU log line contains {expect.apdu!r}")
+        if problems:
+            raise StepFailed("; ".join(problems))
+
+
+async def play(scenario: Scenario, path: Path, pki: Pki, workdir: Path) -> Result:
+    started = time.perf_counter()
+    events: list[Event] = []
+    world = World(pki=pki, start=scenario.world.clock, cards=scenario.world.cards)
+    async with world, world.client() as http:
+        player = Player(scenario, world, http, workdir)
+        player.seed()
+        for index, step in enumerate(scenario.steps, 1):
+            began = time.perf_counter()
+            apdu_mark = {reader: len(card.log) for reader, card in player.cards.items()}
+            try:
+                detail = await asyncio.wait_for(player.do(step), STEP_TIMEOUT)
+                if step.expect is not None:
+                    player.check(step.expect)
+                ok, failure = True, ""
+            except (StepFailed, KeyError, ValueError, TimeoutError, aiohttp.ClientError) as exc:
+                detail, ok, failure = step.action, False, f"{type(exc).__name__}: {exc}"
+            page = player.page
+            apdus = [
+                e.line() for reader, card in player.cards.items() for e in list(card.log)[apdu_mark.get(reader, 0) :]
+            ]
+            events.append(
+                Event(index, step.action, detail, ok, time.perf_counter() - began,
+                      page.screen if page else "", page.status if page else None, page.url if page else "",
+                      failure, page.html if page else "", apdus)
+            )  # fmt: skip
+            if not ok:
+                break
+    return Result(scenario, path, events, time.perf_counter() - started)
