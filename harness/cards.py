@@ -48,6 +48,8 @@ class CardReader:
         """Plug ``card`` in and wait until pcscd powers it (it then lists it as present)."""
         if self.present:
             raise CardReaderError(f"{self.name}: a card is already inserted; remove it first")
+        if self._task is not None:
+            await self.remove()  # the last card left on its own (fault, watchdog): let pcscd see it gone
         self.card = card
         self._connection = CardConnection(card, self.port, mute_watchdog=self.mute_watchdog)
         self._task = asyncio.create_task(self._connection.serve(), name=f"card in {self.name}")

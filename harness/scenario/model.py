@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.pki import CertVariant
+
 Site = Literal["wallet", "wallet-card", "psc", "sidep", "push", "testssl", "admin"]
 
 
@@ -40,6 +42,9 @@ class Persona(Strict):
     in_directory: bool = True
     ecps_password: str | None = Field(default=None, description="an e-CPS already activated with this password")
     card: str | None = Field(default=None, description="card profile (built-in name or YAML path) for this persona")
+    card_certificates: CertVariant | None = Field(default=None, description="overrides the profile's certificates")
+    card_pin_tries_left: int | None = Field(default=None, ge=0, le=3)
+    card_puk_tries_left: int | None = Field(default=None, ge=0, le=3)
 
 
 class Expect(Strict):
@@ -49,9 +54,12 @@ class Expect(Strict):
     status: int | None = None
     text: list[str] = Field(default_factory=list, description="French text the page must contain")
     url_starts: str | None = None
-    error: str | None = Field(default=None, description="OAuth error code in the redirect or JSON answer")
+    error: str | None = Field(
+        default=None, description="error code of the last step: OAuth error in a redirect, or the phone's refusal"
+    )
     ecps_activated: str | None = Field(default=None, description="national id with an activated e-CPS")
     pin_tries: int | None = None
+    puk_tries: int | None = None
     apdu: str | None = Field(default=None, description="text that must appear in the card's APDU log")
     fails: bool | None = Field(default=None, description="the client's request itself fails (TLS, card)")
 
@@ -92,6 +100,8 @@ ACTIONS: dict[str, str] = {
     "outbox.drop": "messages to this address are never delivered",
     "card.insert": "insert the persona's card: {persona, reader}",
     "card.remove": "remove the card from a reader (number)",
+    "card.verify_pin": "type the PIN into the middleware (pkcs11-tool --login through OpenSC): the PIN",
+    "card.unblock": "unblock the PIN with the PUK (pkcs15-tool --unblock-pin): {puk, new_pin}",
     "card.fault": "switch card faults: {reader, status_words, wrong_key_signature, mute, remove_on}",
     "psc.fault": "PSC named faults for a client or a user: {client_id | persona, faults: [...]}",
     "sidep.account": "the CIS (liberal) or SI-DEP support (salaried) creates an account: {login, password, kind}",

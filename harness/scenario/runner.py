@@ -43,6 +43,7 @@ ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
 """A TLS 1.2 client with a CPS card must offer PKCS#1 signatures only (the card has no RSA-PSS)."""
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_]+))?\}")
 STEP_TIMEOUT = 60.0
+OPENSC_MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 MAX_REFRESHES = 10
 
 
@@ -251,19 +252,20 @@ class Player:
             if not pushes:
                 raise StepFailed("no push is pending on the phone")
             push = pushes[-1]
+            outcome, phone_error = f"{action.split('.')[1]} push from {push.client}", None
             if action == "phone.approve":
                 try:
                     state.ecps.approve(push.id, str(args), state.now())
                 except EcpsError as exc:
-                    self.last_error = exc.code
-                    return f"approve {push.client}: {exc}"
+                    outcome, phone_error = f"approve {push.client}: {exc}", exc.code
             elif action == "phone.refuse":
                 state.ecps.refuse(push.id, state.now())
             else:
                 state.clock.advance("121s")
             if self.page is not None and "refresh" in self.page.data:
-                await self._load("GET", self.page.url)
-            return f"{action.split('.')[1]} push from {push.client}"
+                await self._load("GET", self.page.url)  # the waiting page polls again
+            self.last_error = phone_error or self.last_error
+            return outcome
         if action == "phone.scan":
             token = self._current().data.get("qr")
             if not token:
@@ -311,6 +313,14 @@ class Player:
             reader = int(args or 0)
             await world.readers[reader].remove()
             return f"card removed from reader {reader}"
+        if action in ("card.verify_pin", "card.unblock"):
+            if action == "card.verify_pin":
+                command = ["pkcs11-tool", "--module", OPENSC_MODULE, "--login", "--pin", str(args), "-O"]
+            else:
+                command = ["pkcs15-tool", "--unblock-pin", "--puk", str(args["puk"]), "--new-pin", str(args["new_pin"])]
+            exit_code, output = await self._tool(command)
+            self.request_failed = exit_code != 0
+            return f"{command[0]}: exit {exit_code}, {output.strip().splitlines()[-1] if output.strip() else ''}"
         if action == "card.fault":
             reader = int(args.pop("reader", 0)) if isinstance(args, dict) else 0
             card = self.cards.get(reader)
@@ -341,12 +351,32 @@ class Player:
             return f"testssl accepts TLS up to {args}"
         raise StepFailed(f"action {action} is not implemented by the protocol driver")
 
+    async def _tool(self, command: list[str]) -> tuple[int, str]:
+        """Run a middleware tool (OpenSC) against the world's private stack, as the professional's PC does."""
+        if self.world.stack is None:
+            raise StepFailed("card steps need world.cards: true")
+        process = await asyncio.create_subprocess_exec(
+            *command, env=client_env(self.world.stack), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
+        assert process.returncode is not None
+        return process.returncode, out.decode(errors="replace")
+
     async def _insert(self, name: str, reader: int) -> str:
         persona = self.scenario.personas[name]
         if persona.card is None:
             raise StepFailed(f"persona {name} has no card profile")
         assert self.world.pki is not None
-        card, credentials = make_card(load_profile(persona.card), self.world.pki, self.world.state.now())
+        profile = load_profile(persona.card)
+        updates: dict[str, Any] = {}
+        if persona.card_certificates is not None:
+            updates["certificates"] = persona.card_certificates
+        if persona.card_pin_tries_left is not None:
+            updates["pin"] = profile.pin.model_copy(update={"tries_left": persona.card_pin_tries_left})
+        if persona.card_puk_tries_left is not None:
+            updates["puk"] = profile.puk.model_copy(update={"tries_left": persona.card_puk_tries_left})
+        card, credentials = make_card(profile.model_copy(update=updates), self.world.pki, self.world.state.now())
         await self.world.readers[reader].insert(card)
         self.cards[reader] = card
         cert = self.workdir / f"{name}-auth.pem"
@@ -364,7 +394,7 @@ class Player:
             problems.append(f"screen {page.screen if page else None!r}, expected {expect.screen!r}")
         if expect.status is not None and (page is None or page.status != expect.status):
             problems.append(f"HTTP {page.status if page else None}, expected {expect.status}")
-        for text in expect.text:
+        for text in self.fill(expect.text):
             if page is None or text not in page.text:
                 problems.append(f"text {text!r} not on the page")
         if expect.url_starts is not None and (page is None or not page.url.startswith(self.fill(expect.url_starts))):
@@ -375,6 +405,12 @@ class Player:
             national = self.fill(expect.ecps_activated)
             if self.world.state.ecps.find(national) is None:
                 problems.append(f"no e-CPS activated for {national}")
+        if expect.puk_tries is not None:
+            card = self.cards.get(0)
+            if card is None or card.security.chvs[2].tries_left != expect.puk_tries:
+                problems.append(
+                    f"PUK tries {card.security.chvs[2].tries_left if card else None}, expected {expect.puk_tries}"
+                )
         if expect.pin_tries is not None:
             card = self.cards.get(0)
             if card is None or card.security.chvs[1].tries_left != expect.pin_tries:
