@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -37,19 +38,25 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from harness.main_job import start_check_stop
+    from harness.scenario.main import main
 
-    running, checks = asyncio.run(start_check_stop())
-    table = Table(title="What ran")
-    for column in ("part", "where", "detail"):
-        table.add_column(column)
-    for part in running:
-        table.add_row(part.name, part.where, part.detail)
-    console.print(table)
-    console.print(_checks_table("Checks through real clients", checks))
-    failed = [c for c in checks if not c.ok]
-    console.print("world stopped; " + ("all checks passed" if not failed else f"{len(failed)} checks FAILED"))
-    return 1 if failed else 0
+    return main(args.targets, jobs=args.jobs, report_dir=args.report, console=console)
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from harness.scenario.loader import find, load, write_schema
+
+    if args.schema:
+        console.print(f"schema written to {write_schema(args.schema)}")
+    try:
+        loaded, problems = load(find(args.targets or ["scenarios"]))
+    except FileNotFoundError as exc:
+        console.print(f"[red]✘[/] {exc}", highlight=False)
+        return 2
+    for problem in problems:
+        console.print(f"[red]✘[/] {problem}", highlight=False)
+    console.print(f"{len(loaded)} scenario files valid, {len(problems)} problems", highlight=False)
+    return 1 if problems else 0
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
@@ -63,7 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cps-harness {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("doctor", help="check system components, ports, a private pcscd and the PKI")
-    commands.add_parser("run", help="the main job: start the simulated world, check it, print what runs, stop")
+    run = commands.add_parser(
+        "run", help="the main job: replay the guide's scenarios, write JUnit XML and an HTML report"
+    )
+    run.add_argument("targets", nargs="*", help="scenario files, folders or ids (default: every scenario)")
+    run.add_argument("-j", "--jobs", type=int, default=4, help="scenarios run at once, each in its own world")
+    run.add_argument("--report", type=Path, default=Path("reports"), help="where junit.xml and report.html go")
+    check = commands.add_parser("check", help="validate scenario files without running them")
+    check.add_argument("targets", nargs="*", help="scenario files or folders (default: scenarios/)")
+    check.add_argument("--schema", type=Path, help="also write the scenario JSON Schema here (for editors)")
     serve = commands.add_parser("serve", help="start a world and keep it running until Ctrl-C")
     serve.add_argument("--json", action="store_true", help="print one JSON line: URLs, admin, CA bundle, PC/SC socket")
     serve.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: loopback only)")
@@ -71,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "serve": cmd_serve, "card": card_cli.run}
+COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "check": cmd_check, "serve": cmd_serve, "card": card_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -190,11 +190,7 @@ class World:
         def card_url() -> str:
             return self.sites["wallet-card"].url
 
-        self.psc = self.psc or PscState.from_pem(
-            pki.keys.rsa("psc/signing").private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        self.psc = self.psc or PscState.from_key(pki.keys.rsa("psc/signing"))
         psc = self.psc
 
         def psc_urls() -> dict[str, str]:

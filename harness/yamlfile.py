@@ -41,6 +41,14 @@ def _line_of(node: yaml.Node | None, location: tuple[int | str, ...]) -> int | N
     return line
 
 
+def line_of(path: Path, location: tuple[int | str, ...]) -> int | None:
+    """The line of ``location`` (keys and indexes) in the YAML file, for checks made after loading."""
+    try:
+        return _line_of(yaml.compose(path.read_text(encoding="utf-8")), location)
+    except (OSError, yaml.YAMLError):
+        return None
+
+
 def load_model(path: Path, model: type[Model]) -> Model:
     try:
         text = path.read_text(encoding="utf-8")

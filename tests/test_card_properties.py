@@ -341,7 +341,9 @@ MSES = st.one_of(
         lambda p1, p2, data: apdu(0x00, 0x22, p1, p2, data),
         st.sampled_from([0x41, 0xF3, 0x81, 0x01]),
         st.sampled_from([0xA4, 0xB6, 0xB8, 0xAA, 0x00]),
-        st.one_of(st.builds(lambda k, a: tlv(0x84, bytes([k])) + tlv(0x80, bytes([a])), BYTE, BYTE), st.binary()),
+        st.one_of(
+            st.builds(lambda k, a: tlv(0x84, bytes([k])) + tlv(0x80, bytes([a])), BYTE, BYTE), st.binary(max_size=255)
+        ),
     ),
 )
 

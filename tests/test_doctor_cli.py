@@ -60,14 +60,23 @@ def test_doctor_command_exits_zero_with_checkmarks(pki_cache: Path) -> None:
     assert "0 failed" in result.stdout
 
 
-def test_run_starts_checks_and_stops_the_world(pki_cache: Path) -> None:
-    result = cli("run", cache=pki_cache)
+def test_run_replays_scenarios_and_writes_reports(pki_cache: Path, tmp_path: Path) -> None:
+    result = cli("run", "G2-01", "G6-05", "--report", str(tmp_path), cache=pki_cache)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "card in reader GOOD, lost card REVOKED" in result.stdout
-    assert "opensc-tool lists 2 virtual readers" in result.stdout
-    assert "all checks passed" in result.stdout
-    assert "CPS card of ALAIN D0000020981 (899700209812)" in result.stdout
-    assert "GN=ALAIN+SN=D0000020981+CN=899700209812,title=Médecin,C=FR" in result.stdout
+    assert "2/2 scenarios passed" in result.stdout
+    assert (tmp_path / "junit.xml").exists() and (tmp_path / "report.html").exists()
+    assert 'failures="0"' in (tmp_path / "junit.xml").read_text()
+
+
+def test_run_exits_non_zero_when_a_scenario_fails(pki_cache: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "G2-08-casse.yaml"
+    broken.write_text(
+        "id: G2-08\ntitle: t\nguide: g\nsteps:\n  - browser.open: {site: wallet, path: /activation}\n"
+        "    expect: {screen: un-autre-ecran}\n"
+    )
+    result = cli("run", str(broken), "--report", str(tmp_path / "r"), cache=pki_cache)
+    assert result.returncode == 1
+    assert "0/1 scenarios passed" in result.stdout and "un-autre-ecran" in result.stdout
 
 
 def test_unknown_command_is_a_usage_error(pki_cache: Path) -> None:

@@ -81,12 +81,22 @@ class ServerPki:
         return context
 
     def client_context(self) -> ssl.SSLContext:
-        """A client context that trusts the test CA only."""
-        context = ssl.create_default_context()
+        """A client context that trusts the test CA only (the system's CAs are not even loaded)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
         self.ca.configure_trust(context)
         return context
 
     def write_ca_bundle(self, path: Path) -> Path:
-        """The CA certificate as a PEM file, for curl, openssl, requests, NSS imports."""
-        self.ca.cert_pem.write_to_path(str(path))
+        """The CA certificate as a PEM file, for curl, openssl, requests, NSS imports.
+
+        Worlds running side by side share this file: it is replaced atomically, and only when its
+        content changes, so a client never reads it half-written.
+        """
+        pem = self.ca.cert_pem.bytes()
+        if path.exists() and path.read_bytes() == pem:
+            return path
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bundle-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        os.replace(tmp, path)
         return path

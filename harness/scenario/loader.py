@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from harness.scenario.model import Scenario
-from harness.yamlfile import DataFileError, load_model
+from harness.yamlfile import DataFileError, line_of, load_model
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
 
@@ -37,6 +37,15 @@ def load(paths: Iterable[Path]) -> tuple[list[tuple[Path, Scenario]], list[str]]
             scenario = load_model(path, Scenario)
         except DataFileError as exc:
             problems += exc.problems
+            continue
+        unknown = scenario.unknown_personas()
+        if unknown:
+            declared = ", ".join(scenario.personas) or "none"
+            problems += [
+                f"{path}:{line_of(path, ('steps', index)) or '?'}: steps.{index}: unknown persona {name!r}; "
+                f"declared: {declared}"
+                for index, name in unknown
+            ]
             continue
         if not path.name.startswith(scenario.id + "-"):
             problems.append(f"{path}:1: id: the file name must start with the scenario id {scenario.id}-")

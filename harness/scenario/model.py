@@ -146,10 +146,11 @@ class Scenario(Strict):
     world: WorldStart = WorldStart()
     steps: list[Step] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def personas_exist(self) -> Scenario:
-        for step in self.steps:
+    def unknown_personas(self) -> list[tuple[int, str]]:
+        """(step index, name) of every step that names a persona the file does not declare."""
+        found = []
+        for index, step in enumerate(self.steps):
             name = step.args.get("persona") if isinstance(step.args, dict) else None
             if name is not None and name not in self.personas:
-                raise ValueError(f"step {step.action}: unknown persona {name!r}; declared: {', '.join(self.personas)}")
-        return self
+                found.append((index, str(name)))
+        return found

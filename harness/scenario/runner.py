@@ -106,6 +106,7 @@ class Player:
         self.request_failed = False
         self.last_error: str | None = None
         self.history: list[str] = []
+        self.client_error = ""
 
     # -- values ------------------------------------------------------------------------------------
     def fill(self, value: Any) -> Any:
@@ -188,9 +189,11 @@ class Player:
             env={**client_env(stack), "OPENSSL_CONF": str(conf)},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, _ = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
+        out, err = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
         if process.returncode != 0:
             self.request_failed = True
+            self.client_error = f"curl exit {process.returncode}: {err.decode(errors='replace').strip()}"
+            self.page = None
             return None
         body, _, tail = out.decode(errors="replace").rpartition("\n")
         status, _, location = tail.partition(" ")
@@ -239,7 +242,8 @@ class Player:
         if action == "browser.card_open":
             url = world.urls[args["site"]] + args.get("path", "/")
             await self._curl_with_card(url, args["persona"], str(args.get("pin", "1234")))
-            return f"{args['site']}{args.get('path', '/')} with {args['persona']}'s card"
+            outcome = f"{args['site']}{args.get('path', '/')} with {args['persona']}'s card"
+            return outcome + (f" — {self.client_error}" if self.request_failed else "")
         if action == "browser.card_follow":
             page = self._current()
             link = next((href for href, text in page.links if str(args["link"]) in text), None)
@@ -390,6 +394,8 @@ class Player:
         problems = []
         if expect.fails is not None and expect.fails != self.request_failed:
             problems.append(f"request {'succeeded' if not self.request_failed else 'failed'}, expected the opposite")
+        if self.request_failed and expect.fails is None:
+            problems.append(f"the request failed: {self.client_error}")
         if expect.screen is not None and (page is None or page.screen != expect.screen):
             problems.append(f"screen {page.screen if page else None!r}, expected {expect.screen!r}")
         if expect.status is not None and (page is None or page.status != expect.status):

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -130,10 +132,11 @@ class PscState:
     slow_token_seconds: float = 5.0
 
     @classmethod
-    def from_pem(cls, private_pem: bytes) -> PscState:
-        key = RSAKey.import_key(private_pem)
-        kid = hashlib.sha256(key.as_der(private=False)).hexdigest()[:16]
-        return cls(RSAKey.import_key(private_pem, {"kid": kid, "use": "sig", "alg": "RS256"}))
+    def from_key(cls, private_key: rsa.RSAPrivateKey) -> PscState:
+        """The signing key as a JWK whose ``kid`` is derived from the public key (stable across runs)."""
+        public = private_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        kid = hashlib.sha256(public).hexdigest()[:16]
+        return cls(RSAKey.import_key(private_key, {"kid": kid, "use": "sig", "alg": "RS256"}))
 
     def faults_for(self, client_id: str | None, national_id: str | None) -> set[Fault]:
         return self.client_faults.get(client_id or "", set()) | self.user_faults.get(national_id or "", set())

@@ -1,0 +1,105 @@
+"""The run's reports: JUnit XML for CI, and one self-contained HTML page for people.
+
+The HTML page has, per scenario, the timeline of its steps (the screen reached, HTTP status,
+URL, the card's decoded APDUs with PINs masked, the failing expectation highlighted, and a
+snapshot of the page as the driver received it), and a coverage table by guide section.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from html import escape
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from harness.scenario.runner import Result
+
+STYLE = """
+body{font-family:Arial,sans-serif;margin:24px;color:#161616}h1{color:#000091}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+.pass{color:#18753c;font-weight:bold}.fail{color:#ce0500;font-weight:bold}tr.failed{background:#fee}
+details{margin:4px 0}pre{background:#f6f6f6;padding:6px;white-space:pre-wrap;font-size:12px}
+iframe{width:100%;height:320px;border:1px solid #ccc}
+"""
+
+
+def write_junit(results: list[Result], path: Path) -> Path:
+    suite = ET.Element(
+        "testsuite",
+        name="cps-harness scenarios",
+        tests=str(len(results)),
+        failures=str(sum(not r.ok for r in results)),
+        time=f"{sum(r.seconds for r in results):.3f}",
+    )
+    for result in results:
+        case = ET.SubElement(
+            suite, "testcase", classname=result.scenario.guide, name=f"{result.scenario.id} {result.scenario.title}",
+            time=f"{result.seconds:.3f}",
+        )  # fmt: skip
+        if not result.ok:
+            failed = next((e for e in result.events if not e.ok), None)
+            message = failed.failure if failed else "the scenario stopped early"
+            where = f"step {failed.index} ({failed.action})" if failed else ""
+            ET.SubElement(case, "failure", message=message).text = f"{result.path}: {where}: {message}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+def _timeline(result: Result) -> str:
+    rows = []
+    for event in result.events:
+        mark = '<span class="pass">✔</span>' if event.ok else '<span class="fail">✘</span>'
+        extra = ""
+        if event.failure:
+            extra += f'<p class="fail">{escape(event.failure)}</p>'
+        if event.apdus:
+            extra += f"<details><summary>{len(event.apdus)} APDUs</summary><pre>{escape(chr(10).join(event.apdus))}</pre></details>"
+        if event.snapshot:
+            extra += (
+                f'<details><summary>page snapshot</summary><iframe sandbox srcdoc="{escape(event.snapshot, quote=True)}">'
+                "</iframe></details>"
+            )
+        rows.append(
+            f'<tr class="{"" if event.ok else "failed"}"><td>{event.index}</td><td>{mark}</td><td>{escape(event.action)}</td>'
+            f"<td>{escape(event.detail)}{extra}</td><td>{escape(event.screen)}</td><td>{event.status or ''}</td>"
+            f"<td>{escape(event.url)}</td><td>{event.seconds * 1000:.0f} ms</td></tr>"
+        )
+    head = "<tr><th>#</th><th></th><th>action</th><th>detail</th><th>screen</th><th>HTTP</th><th>URL</th><th>time</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
+    passed = sum(r.ok for r in results)
+    coverage: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        coverage[result.scenario.guide].append(result)
+    summary = "".join(
+        f'<tr class="{"" if r.ok else "failed"}"><td><a href="#{r.scenario.id}">{r.scenario.id}</a></td>'
+        f"<td>{escape(r.scenario.title)}</td><td>{'<span class=pass>PASS</span>' if r.ok else '<span class=fail>FAIL</span>'}</td>"
+        f"<td>{r.seconds:.2f} s</td></tr>"
+        for r in results
+    )
+    cover = "".join(
+        f"<tr><td>{escape(section)}</td><td>{', '.join(r.scenario.id for r in items)}</td>"
+        f"<td>{sum(r.ok for r in items)}/{len(items)}</td></tr>"
+        for section, items in sorted(coverage.items())
+    )
+    details = "".join(
+        f'<h2 id="{r.scenario.id}">{r.scenario.id} — {escape(r.scenario.title)} '
+        f"{'<span class=pass>PASS</span>' if r.ok else '<span class=fail>FAIL</span>'}</h2>"
+        f"<p>{escape(r.scenario.guide)} · <code>{escape(str(r.path))}</code></p>{_timeline(r)}"
+        for r in results
+    )
+    html = (
+        f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>cps-harness — rapport</title>'
+        f"<style>{STYLE}</style></head><body><h1>cps-harness — scénarios du guide « Se connecter à SI-DEP »</h1>"
+        f"<p>{passed}/{len(results)} passed in {wall_seconds:.1f} s · {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC</p>"
+        f"<table><tr><th>ID</th><th>path</th><th>result</th><th>time</th></tr>{summary}</table>"
+        f"<h2>Coverage by guide section</h2><table><tr><th>section</th><th>scenarios</th><th>passed</th></tr>{cover}</table>"
+        f"{details}</body></html>"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
