@@ -73,6 +73,8 @@ GOOD_HEAD = "id: G2-08\ntitle: t\nguide: g\n"
         ("personas:\n  a: {civility: M, first_name: A, last_name: B, profession: '10', card_certificates: lost}\n"
          "steps:\n  - clock.advance: 1h\n", 5, "personas.a.card_certificates"),
         ("steps: []\n", 4, "steps"),
+        ("personas:\n  a: {from: nobody}\nsteps:\n  - clock.advance: 1h\n", 5, "no persona file 'nobody'"),
+        ("personas:\n  a: {from: medecin-alain, profesion: '10'}\nsteps:\n  - clock.advance: 1h\n", 5, "profesion"),
     ],
 )  # fmt: skip
 def test_a_broken_file_names_file_line_and_field(tmp_path: Path, body: str, line: int, says: str) -> None:

@@ -15,9 +15,11 @@ values saved by earlier steps. Files are data: a trainer edits them, no Python.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.pki import CertVariant
 
@@ -138,6 +140,25 @@ class WorldStart(Strict):
     """Start a private pcscd and readers (card scenarios)."""
 
 
+PERSONA_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "personas"
+
+
+def _resolve_persona(value: Any) -> Any:
+    """``name`` or ``{from: name, …overrides}`` → the persona file's fields (``scenarios/personas/name.yaml``)."""
+    if isinstance(value, str):
+        value = {"from": value}
+    if not isinstance(value, dict) or "from" not in value:
+        return value
+    path = PERSONA_DIR / f"{value['from']}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PERSONA_DIR.glob("*.yaml")))
+        raise ValueError(f"no persona file {value['from']!r} (known: {known})")
+    base = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(base, dict):
+        raise ValueError(f"{path} must be a mapping of persona fields")
+    return {**base, **{k: v for k, v in value.items() if k != "from"}}
+
+
 class Scenario(Strict):
     id: Annotated[str, Field(pattern=r"^G[C0-9]+-\d\d$")]
     title: str
@@ -145,6 +166,13 @@ class Scenario(Strict):
     personas: dict[str, Persona] = Field(default_factory=dict)
     world: WorldStart = WorldStart()
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("personas", mode="before")
+    @classmethod
+    def persona_files(cls, personas: Any) -> Any:
+        if isinstance(personas, dict):
+            return {k: _resolve_persona(v) for k, v in personas.items()}
+        return personas
 
     def unknown_personas(self) -> list[tuple[int, str]]:
         """(step index, name) of every step that names a persona the file does not declare."""

@@ -54,6 +54,12 @@ def _timeline(result: Result) -> str:
         extra = ""
         if event.failure:
             extra += f'<p class="fail">{escape(event.failure)}</p>'
+        if event.http:
+            extra += f"<details><summary>{len(event.http)} HTTP exchanges</summary><pre>{escape(chr(10).join(event.http))}</pre></details>"
+        for token in event.jwts:
+            extra += (
+                f"<details><summary>JWT — {escape(token.splitlines()[0])}</summary><pre>{escape(token)}</pre></details>"
+            )
         if event.apdus:
             extra += f"<details><summary>{len(event.apdus)} APDUs</summary><pre>{escape(chr(10).join(event.apdus))}</pre></details>"
         if event.snapshot:

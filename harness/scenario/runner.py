@@ -9,6 +9,8 @@ OpenSC and the private pcscd — never by a software copy of the key.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import aiohttp
 from cryptography.hazmat.primitives import serialization
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from harness.card_profile import FaultsModel, load_profile, make_card
 from harness.card_run import client_env
@@ -27,7 +31,7 @@ from harness.scenario.page import Page, parse_page
 from harness.world import World
 from simulators import identifiers
 from simulators.card.cpx import CpxCard
-from simulators.web.psc.rules import Fault
+from simulators.web.psc.rules import Fault, PscState
 from simulators.web.sidep.rules import Kind
 from simulators.world.directory import Contacts, Professional
 from simulators.world.ecps import EcpsError
@@ -66,6 +70,10 @@ class Event:
     failure: str = ""
     snapshot: str = ""
     apdus: list[str] = field(default_factory=list)
+    http: list[str] = field(default_factory=list)
+    """``METHOD URL -> status`` of every request the browser made during the step."""
+    jwts: list[str] = field(default_factory=list)
+    """Tokens PSC issued during the step, decoded, with their signature check."""
 
 
 @dataclass
@@ -78,6 +86,20 @@ class Result:
     @property
     def ok(self) -> bool:
         return all(e.ok for e in self.events) and len(self.events) == len(self.scenario.steps)
+
+
+def decode_jwt(token: str, psc: PscState) -> str:
+    """Header and claims of a token PSC issued, and whether its signature verifies with PSC's key."""
+    try:
+        decoded = jwt.decode(token, psc.key, algorithms=["RS256"])
+        verdict, header, claims = "signature verified (RS256)", decoded.header, decoded.claims
+    except JoseError as exc:
+        verdict = f"signature INVALID ({exc.error})"
+        head, payload = token.split(".")[:2]
+        header, claims = (
+            json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in (head, payload)
+        )
+    return f"{verdict}\nheader: {json.dumps(header)}\nclaims: {json.dumps(claims, ensure_ascii=False, indent=1)}"
 
 
 def persona_values(persona: Persona) -> dict[str, str]:
@@ -435,12 +457,21 @@ async def play(scenario: Scenario, path: Path, pki: Pki, workdir: Path) -> Resul
     started = time.perf_counter()
     events: list[Event] = []
     world = World(pki=pki, start=scenario.world.clock, cards=scenario.world.cards)
-    async with world, world.client() as http:
+    exchanges: list[str] = []
+
+    async def on_request_end(_: aiohttp.ClientSession, __: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        exchanges.append(f"{params.method} {params.url} -> {params.response.status}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_request_end)
+    async with world, world.client(trace_configs=[trace]) as http:
         player = Player(scenario, world, http, workdir)
         player.seed()
         for index, step in enumerate(scenario.steps, 1):
             began = time.perf_counter()
             apdu_mark = {reader: len(card.log) for reader, card in player.cards.items()}
+            jwt_mark = len(world.psc.issued) if world.psc else 0
+            exchanges.clear()
             try:
                 detail = await asyncio.wait_for(player.do(step), STEP_TIMEOUT)
                 if step.expect is not None:
@@ -452,10 +483,12 @@ async def play(scenario: Scenario, path: Path, pki: Pki, workdir: Path) -> Resul
             apdus = [
                 e.line() for reader, card in player.cards.items() for e in list(card.log)[apdu_mark.get(reader, 0) :]
             ]
+            tokens = world.psc.issued[jwt_mark:] if world.psc else []
             events.append(
                 Event(index, step.action, detail, ok, time.perf_counter() - began,
                       page.screen if page else "", page.status if page else None, page.url if page else "",
-                      failure, page.html if page else "", apdus)
+                      failure, page.html if page else "", apdus, list(exchanges),
+                      [decode_jwt(t, world.psc) for t in tokens] if world.psc else [])
             )  # fmt: skip
             if not ok:
                 break

@@ -127,6 +127,8 @@ class PscState:
     codes: dict[str, Grant] = field(default_factory=dict)
     ciba: dict[str, CibaRequest] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
+    issued: list[str] = field(default_factory=list)
+    """Every JWT handed out, in order: reports decode and verify them."""
     client_faults: dict[str, set[Fault]] = field(default_factory=dict)
     user_faults: dict[str, set[Fault]] = field(default_factory=dict)
     slow_token_seconds: float = 5.0
@@ -303,8 +305,10 @@ def tokens(psc: PscState, grant: Grant, issuer: str, now: dt.datetime) -> dict[s
     if Fault.ID_TOKEN_TAMPERED in faults:
         head, payload, signature = id_token.split(".")
         id_token = ".".join((head, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")))
+    access_token = jwt.encode(header, access, psc.key)
+    psc.issued += [access_token, id_token]
     return {
-        "access_token": jwt.encode(header, access, psc.key),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
         "id_token": id_token,
