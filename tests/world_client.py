@@ -8,17 +8,11 @@ from typing import Any
 
 import aiohttp
 
+from harness.scenario.runner import PKCS1_ONLY
 from harness.world import World
 
-PKCS1_ONLY = """openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
-"""
-"""What a TLS 1.2 client needs with a CPS card: PKCS#1 signatures only (the card has no RSA-PSS)."""
+__all__ = ["PKCS1_ONLY", "Screen", "Visitor"]
+
 
 SCREEN = re.compile(r'data-screen="([^"]+)"')
 
