@@ -35,12 +35,18 @@ ORDER_SITES = {
     "10": "https://monespace.medecin.fr (mise à jour visible sous 72 h)",
     "60": "https://espace-membres.ordre-infirmiers.fr",
 }
+INCIDENT_FORM = (
+    "Carte perdue, ou code porteur et code de déblocage bloqués : complétez le formulaire d'incident "
+    "(https://esante.gouv.fr/sites/default/files/media_entity/documents/501_1.pdf) et adressez-le, avec un scan "
+    "de votre pièce d'identité, à monserviceclient.cartes@asipsante.fr."
+)
 CARD_ADVICE = (
     "Vérifiez que votre carte est bien insérée dans le lecteur.",
     "Installez le package ATSAM (logiciels de lecture des cartes CPS).",
     "Essayez de renouveler ces opérations avec un autre navigateur.",
     "Essayez de réaliser ces opérations depuis un autre poste en y branchant un lecteur de cartes.",
     "Essayez de faire la manipulation depuis le poste d'un collègue qui a réussi à activer sa e-CPS.",
+    INCIDENT_FORM,
     SUPPORT,
 )
 
