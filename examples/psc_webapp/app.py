@@ -1,0 +1,127 @@
+"""A small aiohttp web app that logs professionals in with Pro Santé Connect (authlib client).
+
+What a relying party must do with PSC, and nothing more: discovery at PSC's non-standard
+``/.well-known/wallet-openid-configuration``, code flow with PKCE S256, ``state`` and ``nonce``,
+``acr_values=eidas1``, the id_token checked against the JWKS (issuer, audience, nonce, acr,
+expiry), then userinfo. Run it against a cps-harness world (see README.md) or the real PSC.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import httpx
+from aiohttp import web
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+
+@dataclass
+class Settings:
+    issuer: str
+    """e.g. https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet"""
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    transport: Callable[[], httpx.AsyncBaseTransport] | None = None
+    """How to reach PSC (tests inject one); None: httpx's default (DNS, system CAs)."""
+    now: Callable[[], float] = time.time
+    """The clock the id_token is judged on (tests inject the world's)."""
+
+
+SETTINGS = web.AppKey("settings", Settings)
+SESSIONS = web.AppKey("sessions", dict[str, dict[str, Any]])
+
+
+def _client(settings: Settings) -> AsyncOAuth2Client:
+    extra: dict[str, Any] = {"transport": settings.transport()} if settings.transport else {}
+    return AsyncOAuth2Client(
+        settings.client_id, settings.client_secret, scope="openid scope_all", redirect_uri=settings.redirect_uri,
+        code_challenge_method="S256", timeout=10, **extra,
+    )  # fmt: skip
+
+
+async def _discover(client: AsyncOAuth2Client, settings: Settings) -> dict[str, Any]:
+    reply = await client.request(
+        "GET", settings.issuer + "/.well-known/wallet-openid-configuration", withhold_token=True
+    )
+    reply.raise_for_status()
+    config: dict[str, Any] = reply.json()
+    return config
+
+
+def _session(request: web.Request) -> tuple[str, dict[str, Any]]:
+    sid = request.cookies.get("sid") or secrets.token_urlsafe(16)
+    return sid, request.app[SESSIONS].setdefault(sid, {})
+
+
+async def login(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    sid, session = _session(request)
+    session["nonce"], session["verifier"] = generate_token(20), generate_token(64)
+    async with _client(settings) as client:
+        config = await _discover(client, settings)
+        url, session["state"] = client.create_authorization_url(
+            config["authorization_endpoint"], code_verifier=session["verifier"], nonce=session["nonce"],
+            acr_values="eidas1",
+        )  # fmt: skip
+    response = web.HTTPFound(url)
+    response.set_cookie("sid", sid, httponly=True, samesite="Lax")
+    raise response
+
+
+async def callback(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    _, session = _session(request)
+    if "error" in request.query:
+        return web.Response(status=401, text=f"Connexion refusée : {request.query.get('error_description', '')}")
+    if request.query.get("state") != session.pop("state", None):
+        return web.Response(status=400, text="state invalide")
+    async with _client(settings) as client:
+        config = await _discover(client, settings)
+        token = await client.fetch_token(
+            config["token_endpoint"], code=request.query.get("code", ""), code_verifier=session["verifier"]
+        )
+        jwks = KeySet.import_key_set((await client.request("GET", config["jwks_uri"], withhold_token=True)).json())
+        try:
+            claims = jwt.decode(token["id_token"], jwks, algorithms=["RS256"]).claims
+            jwt.JWTClaimsRegistry(
+                now=int(settings.now()),
+                iss={"essential": True, "value": config["issuer"]},
+                aud={"essential": True, "value": settings.client_id},
+                nonce={"essential": True, "value": session["nonce"]},
+                acr={"essential": True, "value": "eidas1"},
+            ).validate(claims)
+        except JoseError as exc:
+            return web.Response(status=401, text=f"id_token refusé : {exc.error}")
+        session["user"] = (await client.get(config["userinfo_endpoint"])).json()
+    raise web.HTTPFound("/")
+
+
+async def home(request: web.Request) -> web.Response:
+    _, session = _session(request)
+    user = session.get("user")
+    if user is None:
+        return web.Response(text='<a href="/login">Se connecter avec Pro Santé Connect</a>', content_type="text/html")
+    name = f"{user.get('given_name', '')} {user.get('family_name', '')}"
+    return web.Response(
+        text=f"<p>Bonjour {escape(name)} ({escape(user.get('SubjectNameID', ''))})</p>", content_type="text/html"
+    )
+
+
+def make_app(settings: Settings) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[SESSIONS] = {}
+    app.router.add_get("/", home)
+    app.router.add_get("/login", login)
+    app.router.add_get("/callback", callback)
+    return app
