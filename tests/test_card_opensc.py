@@ -50,6 +50,12 @@ def p11(host: CardHost, *args: str) -> subprocess.CompletedProcess[str]:
     return tool(host, "pkcs11-tool", "--module", MODULE, *args)
 
 
+def sign_digest_info(host: CardHost, digest_info: Path, signature: Path) -> subprocess.CompletedProcess[str]:
+    """CKM_RSA_PKCS over a ready DigestInfo with the authentication key: OpenSC's CPx signing path."""
+    return p11(host, "--login", "--pin", "1234", "-m", "RSA-PKCS", "--sign", "--id", AUTH_ID,
+               "-i", str(digest_info), "-o", str(signature))  # fmt: skip
+
+
 def test_opensc_matches_the_card_as_cpx(host: CardHost, inserted: object, tmp_path: Path) -> None:
     conf = tmp_path / "opensc.conf"
     log = tmp_path / "debug.log"
@@ -118,21 +124,7 @@ def test_rsa_pkcs_signature_verifies_with_openssl(
     digest.update(data.read_bytes())
     (tmp_path / "di.bin").write_bytes(SHA256_PREFIX + digest.finalize())
     signature = tmp_path / "sig.bin"
-    result = p11(
-        host,
-        "--login",
-        "--pin",
-        "1234",
-        "-m",
-        "RSA-PKCS",
-        "--sign",
-        "--id",
-        AUTH_ID,
-        "-i",
-        str(tmp_path / "di.bin"),
-        "-o",
-        str(signature),
-    )
+    result = sign_digest_info(host, tmp_path / "di.bin", signature)
     assert result.returncode == 0, result.stderr
     public = tmp_path / "pub.pem"
     public.write_bytes(
@@ -203,21 +195,7 @@ def test_forced_status_on_internal_authenticate_fails_the_signature(
 ) -> None:
     inserted[0].faults.forced_sw[0x88] = 0x6F00
     (tmp_path / "di.bin").write_bytes(SHA256_PREFIX + bytes(32))
-    result = p11(
-        host,
-        "--login",
-        "--pin",
-        "1234",
-        "-m",
-        "RSA-PKCS",
-        "--sign",
-        "--id",
-        AUTH_ID,
-        "-i",
-        str(tmp_path / "di.bin"),
-        "-o",
-        str(tmp_path / "sig.bin"),
-    )
+    result = sign_digest_info(host, tmp_path / "di.bin", tmp_path / "sig.bin")
     assert result.returncode != 0
     assert any("INTERNAL AUTHENTICATE -> 6F00" in e.line() for e in inserted[0].log)
 

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -177,39 +178,39 @@ async def userinfo_endpoint(request: web.Request) -> web.Response:
     return web.json_response(userinfo(professional, claims))
 
 
-async def introspect(request: web.Request) -> web.Response:
+async def _client_token(request: web.Request) -> dict[str, Any] | None:
+    """For introspection and revocation: an authenticated client, then the claims of the token it
+    names (None when that token is not a live access token of ours). OAuthError otherwise."""
     psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
+    form = await _form(request)
+    authenticate_client(psc, _basic(request), form)
+    value = form.get("token")
+    if not value:
+        raise OAuthError("invalid_request", "token is required")
     try:
-        form = await _form(request)
-        authenticate_client(psc, _basic(request), form)
-        value = form.get("token")
-        if not value:
-            raise OAuthError("invalid_request", "token is required")
-        try:
-            claims = read_access_token(psc, value, _urls(request)["issuer"], world.now())
-        except OAuthError:
-            return web.json_response({"active": False})
+        return read_access_token(psc, value, _urls(request)["issuer"], world.now())
+    except OAuthError:
+        return None
+
+
+async def introspect(request: web.Request) -> web.Response:
+    try:
+        claims = await _client_token(request)
     except OAuthError as exc:
         return oauth_error(exc)
+    if claims is None:
+        return web.json_response({"active": False})
     return web.json_response({"active": True, "client_id": claims["azp"], "username": claims["preferred_username"],
                               **claims})  # fmt: skip
 
 
 async def revoke(request: web.Request) -> web.Response:
-    psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
     try:
-        form = await _form(request)
-        authenticate_client(psc, _basic(request), form)
-        value = form.get("token")
-        if not value:
-            raise OAuthError("invalid_request", "token is required")
-        try:
-            claims = read_access_token(psc, value, _urls(request)["issuer"], world.now())
-            psc.revoked.add(str(claims["jti"]))
-        except OAuthError:
-            pass  # RFC 7009: an invalid token is answered 200 as well
+        claims = await _client_token(request)
     except OAuthError as exc:
         return oauth_error(exc)
+    if claims is not None:  # RFC 7009: an unknown or invalid token is answered 200 as well
+        request.app[PSC_KEY].revoked.add(str(claims["jti"]))
     return web.Response(status=200)
 
 
