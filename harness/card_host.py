@@ -10,20 +10,18 @@ thread goes through ``run_coroutine_threadsafe`` with a timeout, so nothing here
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from harness.background import CALL_TIMEOUT, BackgroundLoop
 from harness.card_run import client_env
 from harness.cards import CardReader
 from harness.pcsc import PcscStack
 from simulators.card.vpcd import Card, Removal
 
 T = TypeVar("T")
-CALL_TIMEOUT = 30.0
 
 
 class CardHost:
@@ -31,15 +29,12 @@ class CardHost:
         self.stack = stack or PcscStack()
         self.mute_watchdog = mute_watchdog
         self.readers: list[CardReader] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundLoop | None = None
 
     def start(self) -> Self:
         self.stack.start()
         try:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="cps-card-host", daemon=True)
-            self._thread.start()
+            self._background = BackgroundLoop("cps-card-host")
             self.readers = [
                 CardReader(r.name, r.port, self.mute_watchdog, seen_by=self.stack.wait_reader)
                 for r in self.stack.readers
@@ -50,10 +45,10 @@ class CardHost:
         return self
 
     def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
-        if self._loop is None:
+        if self._background is None:
             coroutine.close()
             raise RuntimeError("the card host is not started")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        return self._background.run(coroutine, timeout)
 
     def reader(self, index: int) -> CardReader:
         try:
@@ -80,17 +75,14 @@ class CardHost:
         return client_env(self.stack)
 
     def stop(self) -> None:
-        if self._loop is not None:
+        if self._background is not None:
             for index, reader in enumerate(self.readers):
                 if reader.present:
                     # stopping must go on whatever happens: the stack below still has to go
                     with contextlib.suppress(Exception):
                         self.remove(index)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._thread is not None:
-                self._thread.join(5)
-            self._loop.close()
-            self._loop = self._thread = None
+            self._background.stop()
+            self._background = None
         self.stack.stop()
 
     def __enter__(self) -> Self:

@@ -6,13 +6,12 @@ The world lives on an asyncio loop in a background thread; every call goes throu
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import threading
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from harness.background import CALL_TIMEOUT, BackgroundLoop
 from harness.card_profile import load_profile, make_card
 from harness.card_run import client_env
 from harness.pki import Pki
@@ -23,21 +22,22 @@ from simulators.world.directory import Activity, Contacts, Professional
 from simulators.world.ecps import Push
 
 T = TypeVar("T")
-CALL_TIMEOUT = 30.0
 DEVICE = "telephone-1"
 
 
 class WorldHost:
     def __init__(self, *, pki: Pki | None = None, start: dt.datetime | None = None, cards: bool = True) -> None:
         self.world = World(pki=pki, start=start, cards=cards)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="cps-world", daemon=True)
+        self._background: BackgroundLoop | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        if self._background is None:
+            coroutine.close()
+            raise RuntimeError("the world host is not started")
+        return self._background.run(coroutine, timeout)
 
     def start(self) -> Self:
-        self._thread.start()
+        self._background = BackgroundLoop("cps-world")
         try:
             self.run(self.world.start())
         except BaseException:
@@ -46,13 +46,12 @@ class WorldHost:
         return self
 
     def stop(self) -> None:
-        if self._thread.is_alive():
+        if self._background is not None:
             try:
                 self.run(self.world.stop())
             finally:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._thread.join(5)
-        self._loop.close()
+                self._background.stop()
+                self._background = None
 
     def __enter__(self) -> Self:
         return self.start()

@@ -6,11 +6,9 @@ Routes are read from the apps' routers, so a new endpoint is fuzzed without touc
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -19,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.pki import Pki
-from harness.world import World
-from simulators.world.directory import Contacts, Professional
+from harness.world_host import WorldHost
 
 T = TypeVar("T")
 EXAMPLES = int(os.environ.get("CPS_FUZZ_EXAMPLES", "300"))
@@ -29,25 +26,22 @@ DELIBERATE_5XX = {"/admin/psc/faults"}
 
 
 class Running:
-    """A world on a background event loop, driven from hypothesis' synchronous tests."""
+    """A world on a background event loop (WorldHost), driven from hypothesis' synchronous tests."""
 
     def __init__(self, pki: Pki) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.world = World(pki=pki, cards=False)
-        self.run(self.world.start())
+        self.host = WorldHost(pki=pki, cards=False).start()
+        self.world = self.host.world
         self.http = self.run(self._client())
-        self.world.state.directory.add(
-            Professional("MME", "CAROLE", "PHARMACH0007512", "21", rpps="99700075122",
-                         contacts=Contacts("c@test", "+33600000001"))
+        self.host.add_professional(
+            first_name="CAROLE", last_name="PHARMACH0007512", profession="21", rpps="99700075122", civility="MME",
+            email="c@test", mobile="+33600000001",
         )  # fmt: skip
 
     async def _client(self) -> Any:
         return self.world.client(timeout=None)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+        return self.host.run(coroutine)
 
     def routes(self) -> list[tuple[str, str, str]]:
         """(site, method, path template) for every route of every site."""
@@ -64,9 +58,7 @@ class Running:
 
     def close(self) -> None:
         self.run(self.http.close())
-        self.run(self.world.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.host.stop()
 
 
 @pytest.fixture(scope="module")
