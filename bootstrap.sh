@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cps-harness set-up and entry point. Every command does its own set-up first, idempotently:
-#   1. Debian packages (pcscd, vpcd, OpenSC, …): installed with apt-get when run as root,
-#      otherwise the exact command is printed and nothing else happens;
+#   1. Debian packages (pcscd, vpcd, OpenSC, Chromium, …): installed with apt-get when run as
+#      root, otherwise the exact command is printed and nothing else happens; then Chromium's
+#      policy for the test card's certificate (/etc/chromium/policies/managed/cps-harness.json);
 #   2. a virtual environment in .venv with the project installed (pip install -e '.[test]'),
 #      redone only when pyproject.toml changes.
 # Usage: ./bootstrap.sh run|test|doctor|setup [arguments passed on]
@@ -38,6 +39,16 @@ system_packages() {
   fi
 }
 
+chromium_policy() {
+  # Chromium picks the test card's certificate without a dialog only under a managed policy.
+  "$PY" -m harness.drivers.chromium_policy check && return 0
+  if [ "$(id -u)" -eq 0 ]; then
+    "$PY" -m harness.drivers.chromium_policy install
+  else
+    die "Chromium's policy is missing. Run as root: sudo python3 -m harness.drivers.chromium_policy install"
+  fi
+}
+
 python_env() {
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   local stamp="$VENV/.cps-harness-installed" want
@@ -63,6 +74,7 @@ command=${1:-}
 [ -n "$command" ] || die "usage: ./bootstrap.sh run|test|doctor|setup [args]"
 shift
 system_packages
+chromium_policy
 python_env
 case "$command" in
   run) exec "$VENV/bin/cps-harness" run "$@" ;;

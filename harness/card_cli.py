@@ -27,11 +27,15 @@ def add_parser(commands: Any) -> None:
     run = card.add_parser("run", help="run a command against a virtual card in a private PC/SC stack")
     run.add_argument("--profile", default="pharmacist", help="built-in profile name or YAML path")
     run.add_argument("--trace", action="store_true", help="print the decoded APDU log (codes masked) on stderr")
-    run.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    run.add_argument(
+        "command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command to run, after --"
+    )
 
     serve = card.add_parser("serve", help="keep a private stack with virtual readers until Ctrl-C")
     serve.add_argument("--profile", help="insert this profile into reader 0 at start")
-    serve.add_argument("--control", type=Path, default=None, help="control socket path")
+    serve.add_argument(
+        "--control", type=Path, default=None, help="control socket path (default: $CPS_HARNESS_CONTROL or runtime dir)"
+    )
     serve.add_argument("--json", action="store_true", help="print one JSON line (socket, readers, control)")
 
     for name, what in (
@@ -42,18 +46,20 @@ def add_parser(commands: Any) -> None:
         ("log", "show a card's APDU log"),
     ):
         sub = card.add_parser(name, help=what)
-        sub.add_argument("--reader", type=int, default=0)
-        sub.add_argument("--control", type=Path, default=None)
+        sub.add_argument("--reader", type=int, default=0, help="reader number (0 or 1)")
+        sub.add_argument("--control", type=Path, default=None, help="control socket of `card serve`")
         if name == "insert":
-            sub.add_argument("--profile", default="pharmacist")
+            sub.add_argument("--profile", default="pharmacist", help="built-in profile name or YAML path")
         if name == "status":
-            sub.add_argument("--json", action="store_true")
+            sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     fault = card.add_parser("fault", help="switch faults on the card in a reader (replaces the current set)")
-    fault.add_argument("--reader", type=int, default=0)
-    fault.add_argument("--control", type=Path, default=None)
+    fault.add_argument("--reader", type=int, default=0, help="reader number (0 or 1)")
+    fault.add_argument("--control", type=Path, default=None, help="control socket of `card serve`")
     fault.add_argument("--mute", action="store_true", help="the card stops answering (the watchdog removes it)")
-    fault.add_argument("--wrong-key-signature", action="store_true")
+    fault.add_argument(
+        "--wrong-key-signature", action="store_true", help="sign with a key that does not match the certificate"
+    )
     fault.add_argument(
         "--status-word",
         action="append",
@@ -61,7 +67,9 @@ def add_parser(commands: Any) -> None:
         metavar="INS=SW",
         help='e.g. "INTERNAL AUTHENTICATE=6F00" or 88=6F00 (repeatable)',
     )
-    fault.add_argument("--timing", choices=["instant", "real-card"], default="instant")
+    fault.add_argument(
+        "--timing", choices=["instant", "real-card"], default="instant", help="real-card: a real CPS3's delays"
+    )
     fault.add_argument("--remove-on", metavar="INS", help="pull the card out when this instruction arrives")
 
 

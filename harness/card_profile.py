@@ -32,13 +32,15 @@ class Strict(BaseModel):
 
 
 class HolderModel(Strict):
-    civility: Literal["M", "MME"]
-    first_name: str = Field(min_length=1)
-    last_name: str = Field(min_length=1)
+    """The card holder, as the card's data objects and certificates name them."""
+
+    civility: Literal["M", "MME"] = Field(description="M or MME")
+    first_name: str = Field(min_length=1, description="in capitals, as on the card")
+    last_name: str = Field(min_length=1, description="in capitals, as on the card")
     profession: str = Field(description="TRE_G15 code: 10 médecin, 21 pharmacien, 60 infirmier…")
-    rpps: str | None = None
-    adeli: str | None = None
-    specialty: str = ""
+    rpps: str | None = Field(default=None, description="11 digits; national id 8 + RPPS (give rpps or adeli)")
+    adeli: str | None = Field(default=None, description="9 digits; national id 0 + ADELI (give rpps or adeli)")
+    specialty: str = Field(default="", description="specialty code (e.g. SM26), empty if none")
 
     @field_validator("profession")
     @classmethod
@@ -62,18 +64,22 @@ class HolderModel(Strict):
 
 
 class ActivityModel(Strict):
+    """One activity (situation d'exercice) of the holder, in a ``CPS_ACTIVITY_nn_PS`` data object."""
+
     mode: Literal["L", "S"] = Field(description="L libéral, S salarié")
-    sector: str
-    structure_id: str
-    structure_name: str
-    postcode: str = ""
-    city: str = ""
+    sector: str = Field(description="sector of activity code (e.g. SA07, SA33)")
+    structure_id: str = Field(description="the structure's identifier")
+    structure_name: str = Field(description="the structure's name")
+    postcode: str = Field(default="", description="the structure's postcode")
+    city: str = Field(default="", description="the structure's city")
 
 
 class CodeModel(Strict):
-    value: str
-    tries_left: int | None = Field(default=None, ge=0)
-    max_tries: int = Field(default=3, ge=1, le=15)
+    """A secret code (PIN or PUK) and its try counter."""
+
+    value: str = Field(description="digits")
+    tries_left: int | None = Field(default=None, ge=0, description="None: max_tries; 0: blocked")
+    max_tries: int = Field(default=3, ge=1, le=15, description="tries before the code blocks")
 
     @model_validator(mode="after")
     def counters(self) -> CodeModel:
@@ -103,13 +109,21 @@ def _parse_ins(text: str) -> int:
 
 
 class FaultsModel(Strict):
-    status_words: dict[str, str] = Field(default_factory=dict, description="instruction -> status word")
-    wrong_key_signature: bool = False
-    mute: bool = False
-    timing: Literal["instant", "real-card"] = "instant"
-    apdu_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
-    remove_on: str | None = None
-    remove_after_apdus: Annotated[int, Field(ge=0)] | None = None
+    """What goes wrong with the card (a world or ``card fault`` can also switch these at run time)."""
+
+    status_words: dict[str, str] = Field(
+        default_factory=dict, description="instruction (name or 2 hex digits) -> forced status word (4 hex digits)"
+    )
+    wrong_key_signature: bool = Field(default=False, description="sign with a key that does not match the certificate")
+    mute: bool = Field(default=False, description="the card stops answering")
+    timing: Literal["instant", "real-card"] = Field(
+        default="instant", description="real-card: answer with a real CPS3's delays"
+    )
+    apdu_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = Field(default=0, description="extra delay per APDU")
+    remove_on: str | None = Field(default=None, description="the card is pulled out when this instruction arrives")
+    remove_after_apdus: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="the card is pulled out after this many APDUs"
+    )
 
     @field_validator("status_words")
     @classmethod
@@ -143,15 +157,19 @@ class FaultsModel(Strict):
 class CardProfile(Strict):
     """One CPS card, as a trainer describes it."""
 
-    holder: HolderModel
-    activities: list[ActivityModel] = Field(default_factory=list, max_length=16)
-    pin: CodeModel = CodeModel(value="1234")
-    puk: CodeModel = CodeModel(value="12345678")
-    certificates: CertVariant = CertVariant.VALID
-    serial: str = Field(default="0000000001", pattern=r"^[0-9A-Fa-f]{10}$")
-    label: str = "CPS3v3-TEST"
+    holder: HolderModel = Field(description="who the card belongs to")
+    activities: list[ActivityModel] = Field(
+        default_factory=list, max_length=16, description="the holder's activities (situations d'exercice)"
+    )
+    pin: CodeModel = Field(default=CodeModel(value="1234"), description="the code porteur: 4 to 8 digits")
+    puk: CodeModel = Field(default=CodeModel(value="12345678"), description="the code de déblocage: 8 digits")
+    certificates: CertVariant = Field(
+        default=CertVariant.VALID, description="the certificates the test PKI issues for this card"
+    )
+    serial: str = Field(default="0000000001", pattern=r"^[0-9A-Fa-f]{10}$", description="the card's serial number")
+    label: str = Field(default="CPS3v3-TEST", description="the PKCS#15 token label")
     t0_get_response: bool = Field(default=True, description="False: answer data directly (no 61xx)")
-    faults: FaultsModel = FaultsModel()
+    faults: FaultsModel = Field(default=FaultsModel(), description="what goes wrong with the card (none by default)")
 
     @field_validator("pin")
     @classmethod

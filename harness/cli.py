@@ -40,7 +40,14 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from harness.scenario.main import main
 
-    return main(args.targets, jobs=args.jobs, report_dir=args.report, console=console)
+    return main(
+        args.targets,
+        jobs=args.jobs,
+        report_dir=args.report,
+        console=console,
+        driver=args.driver,
+        headless=not args.headful,
+    )
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
@@ -76,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("targets", nargs="*", help="scenario files, folders or ids (default: every scenario)")
     run.add_argument("-j", "--jobs", type=int, default=4, help="scenarios run at once, each in its own world")
     run.add_argument("--report", type=Path, default=Path("reports"), help="where junit.xml and report.html go")
+    run.add_argument(
+        "--driver", choices=["protocol", "chromium"], default="protocol",
+        help="the browser: an HTTP client (fast) or Debian's Chromium (real dialogs, error pages, screenshots)",
+    )  # fmt: skip
+    run.add_argument(
+        "--headful", action="store_true",
+        help="Chromium with a window (a private Xvfb when there is no screen); the PIN is typed into its dialog",
+    )  # fmt: skip
     check = commands.add_parser("check", help="validate scenario files without running them")
     check.add_argument("targets", nargs="*", help="scenario files or folders (default: scenarios/)")
     check.add_argument("--schema", type=Path, help="also write the scenario JSON Schema here (for editors)")

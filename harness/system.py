@@ -60,6 +60,26 @@ COMPONENTS: tuple[Component, ...] = (
         ("/usr/lib/*/engines-3/pkcs11.so",),
     ),
     Component("gcc", "C compiler (pyscard has no Linux wheel and builds from source)", ("/usr/bin/gcc",)),
+    Component(
+        "chromium",
+        "the real browser of the Chromium driver (Debian's build, driven by Playwright)",
+        ("/usr/bin/chromium",),
+    ),
+    Component(
+        "libnss3-tools",
+        "certutil and modutil: the browser's NSS database (CA, OpenSC module)",
+        (
+            "/usr/bin/certutil",
+            "/usr/bin/modutil",
+        ),
+    ),
+    Component(
+        "libp11-kit-dev",
+        "PKCS#11 headers: the auto-login wrapper for headless Chromium is built here",
+        ("/usr/include/p11-kit-1/p11-kit/pkcs11.h",),
+    ),
+    Component("xvfb", "a screen for headful Chromium (trainers: the real PIN dialog)", ("/usr/bin/Xvfb",)),
+    Component("xdotool", "types the PIN into Chromium's dialog, as a person would", ("/usr/bin/xdotool",)),
 )
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
 from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.main import run_all
-from harness.scenario.model import Scenario
+from harness.scenario.model import Scenario, Step
 from harness.scenario.runner import Result, play
 
 GUIDE_PATHS = 33
@@ -95,6 +100,146 @@ def test_the_file_name_must_carry_the_id(tmp_path: Path) -> None:
 def test_published_schema_is_current() -> None:
     published = json.loads((SCENARIO_DIR / "schema.json").read_text())
     assert published == Scenario.model_json_schema(), "run: cps-harness check --schema scenarios/schema.json"
+
+
+@pytest.mark.parametrize(
+    ("step", "line", "field", "says"),
+    [
+        ("  - browser.open: {sitee: wallet, pathh: /x}\n", 5, "steps.0.browser.open.sitee", "unknown argument"),
+        ("  - browser.open:\n      site: wallet\n      pathh: /x\n", 7, "steps.0.browser.open.pathh", "takes: site"),
+        ("  - browser.open: {path: /x}\n", 5, "steps.0.browser.open.site", "needs this argument"),
+        ("  - browser.open:\n      site: portail\n", 6, "steps.0.browser.open.site", "'wallet'"),
+        ("  - browser.open: /activation\n", 5, "steps.0.browser.open", "takes a mapping"),
+        ("  - browser.back: {to: 2}\n", 5, "steps.0.browser.back", "takes no argument"),
+        ("  - browser.follow: [a, b]\n", 5, "steps.0.browser.follow", "one text value"),
+        ("  - browser.submit: {code: 012345}\n", 5, "steps.0.browser.submit.code", "in quotes"),
+        ("  - card.verify_pin: 0000\n", 5, "steps.0.card.verify_pin", "in quotes"),
+        ("  - clock.advance: demain\n", 5, "steps.0.clock.advance", "expected a duration"),
+        ("  - card.remove: 2\n", 5, "steps.0.card.remove", "less than or equal to 1"),
+        ("  - card.insert:\n      persona: alain\n      reader: deux\n", 7, "steps.0.card.insert.reader", "integer"),
+        ("  - card.fault:\n      status_words: {VERIFY: zz}\n", 6, "steps.0.card.fault.status_words", "hex digits"),
+        ("  - card.fault: {mutee: true}\n", 5, "steps.0.card.fault.mutee", "unknown argument"),
+        ("  - psc.fault: {faults: [nope]}\n", 5, "steps.0.psc.fault.faults.0", "'access_denied'"),
+        ("  - psc.fault: {client_id: a, persona: b}\n", 5, "steps.0.psc.fault", "not both"),
+        ("  - sidep.account: {login: a, password: b, kind: autre}\n", 5, "steps.0.sidep.account.kind", "'salarie'"),
+        ("  - mailbox.code: {to: a, save_as: Code-1}\n", 5, "steps.0.mailbox.code.save_as", "pattern"),
+        ("  - testssl.tls_max: 1.3\n", 5, "steps.0.testssl.tls_max", "in quotes"),
+    ],
+)  # fmt: skip
+def test_wrong_arguments_name_file_line_and_field(tmp_path: Path, step: str, line: int, field: str, says: str) -> None:
+    """``check`` finds a misspelt or mistyped argument, not the run; the line is the argument's own."""
+    path = write(tmp_path, "G2-08-x.yaml", GOOD_HEAD + "steps:\n" + step)
+    loaded, problems = load([path])
+    assert loaded == []
+    assert any(p.startswith(f"{path}:{line}: {field}: ") and says in p for p in problems), problems
+
+
+def test_wrong_arguments_and_a_wrong_expect_are_reported_together(tmp_path: Path) -> None:
+    body = "steps:\n  - browser.open: {sitee: wallet}\n    expect: {status: deux-cents}\n"
+    _, problems = load([write(tmp_path, "G2-08-x.yaml", GOOD_HEAD + body)])
+    fields = sorted(p.split(": ")[1] for p in problems)
+    assert fields == ["steps.0.browser.open.site", "steps.0.browser.open.sitee", "steps.0.expect.status"]
+
+
+def test_arguments_keep_the_shape_the_runner_reads() -> None:
+    """Validation does not fill defaults or wrap values: the runner applies its own defaults."""
+    written = [
+        {"browser.open": {"site": "wallet"}},
+        {"browser.submit": {"identifiant": "{carole.national_id}"}},
+        {"clock.advance": "+48h"},
+        {"card.remove": None},
+        {"card.remove": 1},
+        {"card.fault": {"reader": 1, "status_words": {"INTERNAL AUTHENTICATE": "6F00"}}},
+        {"psc.fault": {"persona": "carole", "faults": ["access_denied"]}},
+        {"sidep.account": {"login": "a", "password": "b", "kind": "salarie"}},
+        {"phone.refuse": None},
+    ]
+    for step in written:
+        ((action, args),) = step.items()
+        parsed = Step.model_validate(step)
+        assert (parsed.action, parsed.args, type(parsed.args)) == (action, args, type(args))
+
+
+def _as_an_editor_reads(value: Any) -> Any:
+    """YAML data as an editor validates it: timestamps stay text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _as_an_editor_reads(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_an_editor_reads(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def published_schema() -> jsonschema.protocols.Validator:
+    schema = json.loads((SCENARIO_DIR / "schema.json").read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIO_DIR.glob("*.yaml")), ids=lambda p: p.name.split("-", 2)[1])
+def test_every_scenario_file_matches_the_published_schema(
+    published_schema: jsonschema.protocols.Validator, path: Path
+) -> None:
+    """Editors validate with scenarios/schema.json: it must accept every file ``check`` accepts."""
+    data = _as_an_editor_reads(yaml.safe_load(path.read_text(encoding="utf-8")))
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in published_schema.iter_errors(data)]
+    assert errors == []
+    loaded, problems = load([path])
+    assert problems == [] and len(loaded) == 1
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"browser.opne": {"site": "wallet"}},
+        {"browser.open": {"sitee": "wallet"}},
+        {"browser.open": {"site": "portail"}},
+        {"browser.open": {"site": "wallet"}, "expect": {"screen": "x", "colour": "red"}},
+        {"browser.open": {"site": "wallet"}, "browser.follow": "Suivant"},
+        {"expect": {"screen": "x"}},
+        {"browser.back": {"to": 2}},
+        {"card.verify_pin": 1234},
+        {"card.fault": {"mutee": True}},
+        {"clock.advance": "demain"},
+        {"testssl.tls_max": "1.4"},
+    ],
+    ids=str,
+)
+def test_the_schema_rejects_a_broken_step(
+    published_schema: jsonschema.protocols.Validator, step: dict[str, Any]
+) -> None:
+    scenario = {"id": "G2-08", "title": "t", "guide": "g", "steps": [step]}
+    assert not published_schema.is_valid(scenario)
+    with pytest.raises(ValidationError):
+        Scenario.model_validate(scenario)
+
+
+@pytest.mark.parametrize(
+    ("persona", "valid"),
+    [
+        ("medecin-alain", True),
+        ({"from": "medecin-alain", "email": None, "card_pin_tries_left": 0}, True),
+        ({"civility": "M", "first_name": "A", "last_name": "B", "profession": "10"}, True),
+        ({"from": "medecin-alain", "profesion": "10"}, False),
+        ({"first_name": "A", "last_name": "B", "profession": "10"}, False),
+        (12, False),
+    ],
+    ids=str,
+)
+def test_the_schema_takes_personas_as_files_write_them(
+    published_schema: jsonschema.protocols.Validator, persona: Any, valid: bool
+) -> None:
+    scenario = {"id": "G2-08", "title": "t", "guide": "g", "personas": {"a": persona}, "steps": [{"phone.scan": None}]}
+    assert published_schema.is_valid(scenario) is valid
+    try:
+        Scenario.model_validate(scenario)
+    except ValidationError:
+        assert not valid
+    else:
+        assert valid
 
 
 def test_unknown_target_is_a_clear_error() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from harness.scenario.runner import PKCS1_ONLY
+from harness.drivers.protocol import PKCS1_ONLY
 from harness.world import World
 
 __all__ = ["PKCS1_ONLY", "Screen", "Visitor"]

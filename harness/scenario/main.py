@@ -12,11 +12,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from harness.drivers.chromium_setup import ChromiumUnavailable
 from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.model import Scenario
 from harness.scenario.report import write_html, write_junit
-from harness.scenario.runner import Result, play
+from harness.scenario.runner import Driver, Result, play
 
 DEFAULT_REPORT_DIR = Path("reports")
 
@@ -31,8 +32,9 @@ def _table(rows: list[tuple[str, str, str, str]]) -> Table:
 
 
 async def run_all(
-    targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console
-) -> tuple[list[Result], list[str], float]:
+    targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
+    driver: Driver = "protocol", headless: bool = True,
+) -> tuple[list[Result], list[str], float]:  # fmt: skip
     loaded, problems = load(find(targets or [str(SCENARIO_DIR)]))
     if problems:
         return [], problems, 0.0
@@ -52,7 +54,7 @@ async def run_all(
                 live.update(_table(list(rows.values())))
                 workdir = Path(tmp) / scenario.id
                 workdir.mkdir()
-                result = await play(scenario, path, pki, workdir)
+                result = await play(scenario, path, pki, workdir, driver=driver, headless=headless)
                 results[scenario.id] = result
                 verdict = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
                 rows[scenario.id] = (scenario.id, scenario.guide, verdict, f"{result.seconds:.2f} s")
@@ -66,8 +68,17 @@ async def run_all(
     return ordered, [], wall
 
 
-def main(targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console) -> int:
-    results, problems, wall = asyncio.run(run_all(targets, jobs=jobs, report_dir=report_dir, console=console))
+def main(
+    targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
+    driver: Driver = "protocol", headless: bool = True,
+) -> int:  # fmt: skip
+    try:
+        results, problems, wall = asyncio.run(
+            run_all(targets, jobs=jobs, report_dir=report_dir, console=console, driver=driver, headless=headless)
+        )
+    except ChromiumUnavailable as exc:
+        console.print(f"[red]✘[/] the Chromium driver cannot run: {exc}", highlight=False)
+        return 2
     if problems:
         for problem in problems:
             console.print(f"[red]✘[/] {problem}", highlight=False)

@@ -1,13 +1,16 @@
 """The run's reports: JUnit XML for CI, and one self-contained HTML page for people.
 
 The HTML page has, per scenario, the timeline of its steps (the screen reached, HTTP status,
-URL, the card's decoded APDUs with PINs masked, the failing expectation highlighted, and a
-snapshot of the page as the driver received it), and a coverage table by guide section.
+URL, the card's decoded APDUs with PINs masked, the failing expectation highlighted, a snapshot
+of the page as the driver received it and, with the Chromium driver, a screenshot of what the user
+saw — Chromium's PIN dialog and error pages included), and a coverage table by guide section.
+Screenshots are PNG files in ``screens/`` beside the page, so the page stays small.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections import defaultdict
 from html import escape
 from pathlib import Path
@@ -21,6 +24,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:
 .pass{color:#18753c;font-weight:bold}.fail{color:#ce0500;font-weight:bold}tr.failed{background:#fee}
 details{margin:4px 0}pre{background:#f6f6f6;padding:6px;white-space:pre-wrap;font-size:12px}
 iframe{width:100%;height:320px;border:1px solid #ccc}
+img.shot{max-width:640px;border:1px solid #999;margin:4px 4px 0 0;display:block}
 """
 
 
@@ -47,13 +51,27 @@ def write_junit(results: list[Result], path: Path) -> Path:
     return path
 
 
-def _timeline(result: Result) -> str:
+def _screens(result: Result, folder: Path) -> dict[int, list[str]]:
+    """Write each step's screenshots to ``folder``; their paths relative to the report, by step."""
+    paths: dict[int, list[str]] = defaultdict(list)
+    for event in result.events:
+        for number, png in enumerate(event.screenshots, 1):
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{result.scenario.id}-{event.index:02d}-{number}.png"
+            (folder / name).write_bytes(png)
+            paths[event.index].append(f"{folder.name}/{name}")
+    return paths
+
+
+def _timeline(result: Result, screens: dict[int, list[str]]) -> str:
     rows = []
     for event in result.events:
         mark = '<span class="pass">✔</span>' if event.ok else '<span class="fail">✘</span>'
         extra = ""
         if event.failure:
             extra += f'<p class="fail">{escape(event.failure)}</p>'
+        for shot in screens.get(event.index, []):
+            extra += f'<a href="{shot}"><img class="shot" loading="lazy" src="{shot}" alt="screenshot"></a>'
         if event.http:
             extra += f"<details><summary>{len(event.http)} HTTP exchanges</summary><pre>{escape(chr(10).join(event.http))}</pre></details>"
         for token in event.jwts:
@@ -77,6 +95,7 @@ def _timeline(result: Result) -> str:
 
 
 def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
+    shutil.rmtree(path.parent / "screens", ignore_errors=True)  # no screenshot of an earlier run survives
     passed = sum(r.ok for r in results)
     coverage: dict[str, list[Result]] = defaultdict(list)
     for result in results:
@@ -95,7 +114,8 @@ def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
     details = "".join(
         f'<h2 id="{r.scenario.id}">{r.scenario.id} — {escape(r.scenario.title)} '
         f"{'<span class=pass>PASS</span>' if r.ok else '<span class=fail>FAIL</span>'}</h2>"
-        f"<p>{escape(r.scenario.guide)} · <code>{escape(str(r.path))}</code></p>{_timeline(r)}"
+        f"<p>{escape(r.scenario.guide)} · <code>{escape(str(r.path))}</code> · driver: {r.driver}</p>"
+        f"{_timeline(r, _screens(r, path.parent / 'screens'))}"
         for r in results
     )
     html = (

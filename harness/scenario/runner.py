@@ -1,9 +1,9 @@
-"""Replays a scenario against a fresh world with the protocol driver, and records a timeline.
+"""Replays a scenario against a fresh world with a browser driver, and records a timeline.
 
-The protocol driver is the professional's browser as an HTTP client (cookies, redirects, forms
-read with an HTML parser, the world's resolver); requests that need the card are made by curl
-with OpenSSL's PKCS#11 engine, so the TLS handshake is signed by the virtual card through
-OpenSC and the private pcscd — never by a software copy of the key.
+The runner plays every actor but the browser itself (phone, mailbox, clock, card reader, back
+offices) and checks expectations; ``browser.*`` steps go to a driver (``harness/drivers``): the
+protocol driver (an HTTP client; card TLS through curl, OpenSSL's PKCS#11 engine and OpenSC) or
+the Chromium driver (the real browser, NSS and OpenSC). Either way the card signs on the card.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urljoin, urlparse
+from typing import Any, Literal
 
 import aiohttp
 from cryptography.hazmat.primitives import serialization
@@ -25,9 +24,11 @@ from joserfc.errors import JoseError
 
 from harness.card_profile import FaultsModel, load_profile, make_card
 from harness.card_run import client_env
+from harness.drivers.base import STEP_TIMEOUT, Browser, DriverError
+from harness.drivers.protocol import ProtocolBrowser
 from harness.pki import Pki
-from harness.scenario.model import Expect, Persona, Scenario, Step
-from harness.scenario.page import Page, parse_page
+from harness.scenario.model import ExpectFields, Persona, Scenario, Step
+from harness.scenario.page import Page
 from harness.world import World
 from simulators import identifiers
 from simulators.card.cpx import CpxCard
@@ -36,22 +37,13 @@ from simulators.web.sidep.rules import Kind
 from simulators.world.directory import Contacts, Professional
 from simulators.world.ecps import EcpsError
 
-PKCS1_ONLY = """openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
-"""
-"""A TLS 1.2 client with a CPS card must offer PKCS#1 signatures only (the card has no RSA-PSS)."""
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_]+))?\}")
-STEP_TIMEOUT = 60.0
 OPENSC_MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
-MAX_REFRESHES = 10
+Driver = Literal["protocol", "chromium"]
+PIN_REFUSALS = {0x6983, 0x6984}
 
 
-class StepFailed(AssertionError):
+class StepFailed(DriverError):
     pass
 
 
@@ -74,6 +66,8 @@ class Event:
     """``METHOD URL -> status`` of every request the browser made during the step."""
     jwts: list[str] = field(default_factory=list)
     """Tokens PSC issued during the step, decoded, with their signature check."""
+    screenshots: list[bytes] = field(default_factory=list)
+    """PNG: what the user saw after the step (Chromium driver), the PIN dialog first when there was one."""
 
 
 @dataclass
@@ -82,6 +76,7 @@ class Result:
     path: Path
     events: list[Event]
     seconds: float
+    driver: str = "protocol"
 
     @property
     def ok(self) -> bool:
@@ -115,20 +110,66 @@ def persona_values(persona: Persona) -> dict[str, str]:
     }
 
 
+def uses_card_in_browser(scenario: Scenario) -> bool:
+    """Whether the professional's browser has the card's middleware (ATSAM installed) in this scenario."""
+    return any(step.action.startswith("browser.card_") for step in scenario.steps)
+
+
 class Player:
-    def __init__(self, scenario: Scenario, world: World, http: aiohttp.ClientSession, workdir: Path) -> None:
+    def __init__(
+        self, scenario: Scenario, world: World, http: aiohttp.ClientSession, workdir: Path,
+        driver: Driver = "protocol", headless: bool = True,
+    ) -> None:  # fmt: skip
         self.scenario = scenario
         self.world = world
         self.http = http
         self.workdir = workdir
-        self.page: Page | None = None
         self.saved: dict[str, str] = {}
         self.cards: dict[int, CpxCard] = {}
         self.card_certs: dict[str, Path] = {}
-        self.request_failed = False
-        self.last_error: str | None = None
-        self.history: list[str] = []
-        self.client_error = ""
+        self.phone_error: str | None = None
+        self.tool_failed = False
+        self.tool_error = ""
+        self._log_marks: dict[int, int] = {}
+        self.browser: Browser
+        if driver == "chromium":
+            from harness.drivers.chromium import ChromiumBrowser
+
+            self.browser = ChromiumBrowser(
+                world, workdir, middleware=uses_card_in_browser(scenario), headless=headless, refused=self.pin_refused
+            )
+        else:
+            self.browser = ProtocolBrowser(world, workdir)
+
+    @property
+    def page(self) -> Page | None:
+        return self.browser.page
+
+    @property
+    def request_failed(self) -> bool:
+        return self.browser.request_failed or self.tool_failed
+
+    @property
+    def client_error(self) -> str:
+        return self.browser.client_error or self.tool_error
+
+    @property
+    def last_error(self) -> str | None:
+        return self.phone_error or self.browser.last_error
+
+    def start_step(self) -> None:
+        self.browser.start_step()
+        self.tool_failed, self.tool_error, self.phone_error = False, "", None
+        self._log_marks = {reader: len(card.log) for reader, card in self.cards.items()}
+
+    def pin_refused(self) -> str | None:
+        """Why a card refused a PIN since the step began (a VERIFY with data answered 63Cx or 6983)."""
+        for reader, card in list(self.cards.items()):
+            for entry in list(card.log)[self._log_marks.get(reader, 0) :]:
+                refused = entry.sw & 0xFFF0 == 0x63C0 or entry.sw in PIN_REFUSALS
+                if entry.command[1:2] == b"\x20" and len(entry.command) > 5 and refused:
+                    return f"the card refused the PIN ({entry.line().split('  ', 1)[1]})"
+        return None
 
     # -- values ------------------------------------------------------------------------------------
     def fill(self, value: Any) -> Any:
@@ -169,110 +210,37 @@ class Player:
                 national = persona_values(persona)["national_id"]
                 state.ecps.activate(national, "telephone-1", persona.ecps_password, "sans carte", state.now())
 
-    # -- HTTP -----------------------------------------------------------------------------------------
-    async def _load(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
-        async with self.http.request(method, url, data=data) as reply:
-            page = parse_page(str(reply.url), reply.status, await reply.text())
-        refreshes = 0
-        while "refresh" in page.data and refreshes < MAX_REFRESHES:  # the waiting page polls
-            refreshes += 1
-            await asyncio.sleep(0)  # the world's clock, not the wall's, decides expiry
-            async with self.http.get(page.url) as reply:
-                page = parse_page(str(reply.url), reply.status, await reply.text())
-            if "refresh" in page.data:
-                break  # the phone has not answered: stay on the waiting page
-        if self.page is not None:
-            self.history.append(self.page.url)
-        self.page = page
-        self.last_error = parse_qs(urlparse(page.url).query).get("error", [None])[0]
-        return page
-
-    def _current(self) -> Page:
-        if self.page is None:
-            raise StepFailed("no page is open")
-        return self.page
-
-    async def _curl_with_card(self, url: str, persona: str, pin: str) -> Page | None:
-        """GET ``url`` with TLS client authentication by the virtual card; None if the request fails."""
-        stack, bundle = self.world.stack, self.world.ca_bundle
-        if stack is None or bundle is None:
-            raise StepFailed("card steps need world.cards: true")
-        conf = self.workdir / "pkcs1.cnf"
-        conf.write_text(PKCS1_ONLY)
-        parsed = urlparse(url)
-        host, port = parsed.hostname or "", parsed.port or 443
+    # -- actions ---------------------------------------------------------------------------------------
+    def _card(self, persona: str) -> Path:
         cert = self.card_certs.get(persona)
         if cert is None:
             raise StepFailed(f"insert {persona}'s card first")
-        process = await asyncio.create_subprocess_exec(
-            "curl", "-sS", "-w", "\n%{http_code} %{redirect_url}", "--engine", "pkcs11", "--key-type", "ENG",
-            "--key", f"pkcs11:object=CPS_PRIV_AUT;type=private;pin-value={pin}", "--cert", str(cert),
-            "--cacert", str(bundle), "--resolve", f"{host}:{port}:127.0.0.1", url,
-            env={**client_env(stack), "OPENSSL_CONF": str(conf)},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
-        if process.returncode != 0:
-            self.request_failed = True
-            self.client_error = f"curl exit {process.returncode}: {err.decode(errors='replace').strip()}"
-            self.page = None
-            return None
-        body, _, tail = out.decode(errors="replace").rpartition("\n")
-        status, _, location = tail.partition(" ")
-        if location:  # a redirect: the browser goes on (with its own cookies)
-            self.last_error = parse_qs(urlparse(location).query).get("error", [None])[0]
-            if urlparse(location).hostname in {site.host for site in self.world.sites.values()}:
-                return await self._load("GET", location)
-            page = parse_page(location, int(status), "")
-            self.page = page
-            return page
-        page = parse_page(url, int(status), body)
-        self.page = page
-        return page
+        return cert
 
-    # -- actions ---------------------------------------------------------------------------------------
     async def do(self, step: Step) -> str:
         args = self.fill(step.args)
-        self.request_failed = False
         action = step.action
-        world, state = self.world, self.world.state
+        world, state, browser = self.world, self.world.state, self.browser
         if action == "browser.open":
             site, path = args["site"], args.get("path", "/")
-            await self._load("GET", world.urls[site] + path)
-            return f"{site}{path}"
+            await browser.open(world.urls[site] + path)
+            return f"{site}{path}" + (f" — {browser.client_error}" if browser.request_failed else "")
         if action == "browser.submit":
-            page = self._current()
-            form = next((f for f in page.forms if set(args) <= set(f.fields)), None)
-            if form is None:
-                raise StepFailed(f"no form with fields {sorted(args)} on screen {page.screen!r}")
-            await self._load(form.method.upper(), urljoin(page.url, form.action), {k: str(v) for k, v in args.items()})
-            return f"form {form.action} ({', '.join(sorted(args))})"
+            return await browser.submit({k: str(v) for k, v in args.items()})
         if action == "browser.back":
-            if not self.history:
-                raise StepFailed("no previous page")
-            previous = self.history.pop()
-            await self._load("GET", previous)
-            self.history.pop()  # going back does not add to the history
-            return f"back to {previous}"
+            return await browser.back()
         if action == "browser.follow":
-            page = self._current()
-            link = next((href for href, text in page.links if str(args) in text), None)
-            if link is None:
-                raise StepFailed(f"no link containing {args!r} on screen {page.screen!r}")
-            await self._load("GET", urljoin(page.url, link))
+            await browser.follow(str(args))
             return f"link {args!r}"
         if action == "browser.card_open":
             url = world.urls[args["site"]] + args.get("path", "/")
-            await self._curl_with_card(url, args["persona"], str(args.get("pin", "1234")))
+            await browser.card_open(url, self._card(args["persona"]), str(args.get("pin", "1234")))
             outcome = f"{args['site']}{args.get('path', '/')} with {args['persona']}'s card"
-            return outcome + (f" — {self.client_error}" if self.request_failed else "")
+            return outcome + (f" — {browser.client_error}" if browser.request_failed else "")
         if action == "browser.card_follow":
-            page = self._current()
-            link = next((href for href, text in page.links if str(args["link"]) in text), None)
-            if link is None:
-                raise StepFailed(f"no link containing {args['link']!r} on screen {page.screen!r}")
-            await self._curl_with_card(urljoin(page.url, link), args["persona"], str(args.get("pin", "1234")))
-            return f"link {args['link']!r} with the card"
+            await browser.card_follow(str(args["link"]), self._card(args["persona"]), str(args.get("pin", "1234")))
+            outcome = f"link {args['link']!r} with the card"
+            return outcome + (f" — {browser.client_error}" if browser.request_failed else "")
         if action in ("phone.approve", "phone.refuse", "phone.ignore"):
             pushes = state.ecps.pending("telephone-1", state.now())
             if not pushes:
@@ -288,12 +256,11 @@ class Player:
                 state.ecps.refuse(push.id, state.now())
             else:
                 state.clock.advance("121s")
-            if self.page is not None and "refresh" in self.page.data:
-                await self._load("GET", self.page.url)  # the waiting page polls again
-            self.last_error = phone_error or self.last_error
+            await browser.refresh()  # the waiting page polls again
+            self.phone_error = phone_error
             return outcome
         if action == "phone.scan":
-            token = self._current().data.get("qr")
+            token = browser.current().data.get("qr")
             if not token:
                 raise StepFailed("no QR code on the current page")
             async with self.http.post(
@@ -301,16 +268,12 @@ class Player:
             ) as r:
                 answer = await r.json()
             if r.status != 200:
-                self.last_error = answer.get("error")
+                self.phone_error = answer.get("error")
                 return f"scan refused: {answer.get('message')}"
             self.saved["phone_code"] = answer["code"]
             return "QR code scanned; the phone shows a code"
         if action == "phone.type_code":
-            page = self._current()
-            form = next((f for f in page.forms if "code" in f.fields), None)
-            if form is None:
-                raise StepFailed("no code form on the page")
-            await self._load("POST", urljoin(page.url, form.action), {"code": self.saved.get("phone_code", "")})
+            await browser.submit({"code": self.saved.get("phone_code", "")})
             return "typed the phone's code"
         if action == "mailbox.code":
             messages = state.outbox.mailbox(args["to"], state.now())
@@ -345,7 +308,8 @@ class Player:
             else:
                 command = ["pkcs15-tool", "--unblock-pin", "--puk", str(args["puk"]), "--new-pin", str(args["new_pin"])]
             exit_code, output = await self._tool(command)
-            self.request_failed = exit_code != 0
+            self.tool_failed = exit_code != 0
+            self.tool_error = f"{command[0]} exit {exit_code}" if exit_code else ""
             return f"{command[0]}: exit {exit_code}, {output.strip().splitlines()[-1] if output.strip() else ''}"
         if action == "card.fault":
             reader = int(args.pop("reader", 0)) if isinstance(args, dict) else 0
@@ -411,9 +375,11 @@ class Player:
         return f"{name}'s card ({persona.card}, {credentials.variant.value}) in reader {reader}"
 
     # -- expectations ----------------------------------------------------------------------------------
-    def check(self, expect: Expect) -> None:
+    def check(self, expect: ExpectFields) -> None:
         page = self.page
         problems = []
+        if expect.browser_error is not None and expect.browser_error not in self.client_error:
+            problems.append(f"browser error {self.client_error or None!r}, expected {expect.browser_error!r}")
         if expect.fails is not None and expect.fails != self.request_failed:
             problems.append(f"request {'succeeded' if not self.request_failed else 'failed'}, expected the opposite")
         if self.request_failed and expect.fails is None:
@@ -453,43 +419,49 @@ class Player:
             raise StepFailed("; ".join(problems))
 
 
-async def play(scenario: Scenario, path: Path, pki: Pki, workdir: Path) -> Result:
+async def play(
+    scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol", headless: bool = True
+) -> Result:
     started = time.perf_counter()
     events: list[Event] = []
     world = World(pki=pki, start=scenario.world.clock, cards=scenario.world.cards)
-    exchanges: list[str] = []
+    async with world, world.client() as http:
+        player = Player(scenario, world, http, workdir, driver, headless)
+        try:
+            player.seed()
+            for index, step in enumerate(scenario.steps, 1):
+                events.append(await _play_step(player, index, step))
+                if not events[-1].ok:
+                    break
+        finally:
+            await player.browser.close()
+    return Result(scenario, path, events, time.perf_counter() - started, driver)
 
-    async def on_request_end(_: aiohttp.ClientSession, __: Any, params: aiohttp.TraceRequestEndParams) -> None:
-        exchanges.append(f"{params.method} {params.url} -> {params.response.status}")
 
-    trace = aiohttp.TraceConfig()
-    trace.on_request_end.append(on_request_end)
-    async with world, world.client(trace_configs=[trace]) as http:
-        player = Player(scenario, world, http, workdir)
-        player.seed()
-        for index, step in enumerate(scenario.steps, 1):
-            began = time.perf_counter()
-            apdu_mark = {reader: len(card.log) for reader, card in player.cards.items()}
-            jwt_mark = len(world.psc.issued) if world.psc else 0
-            exchanges.clear()
-            try:
-                detail = await asyncio.wait_for(player.do(step), STEP_TIMEOUT)
-                if step.expect is not None:
-                    player.check(step.expect)
-                ok, failure = True, ""
-            except (StepFailed, KeyError, ValueError, TimeoutError, aiohttp.ClientError) as exc:
-                detail, ok, failure = step.action, False, f"{type(exc).__name__}: {exc}"
-            page = player.page
-            apdus = [
-                e.line() for reader, card in player.cards.items() for e in list(card.log)[apdu_mark.get(reader, 0) :]
-            ]
-            tokens = world.psc.issued[jwt_mark:] if world.psc else []
-            events.append(
-                Event(index, step.action, detail, ok, time.perf_counter() - began,
-                      page.screen if page else "", page.status if page else None, page.url if page else "",
-                      failure, page.html if page else "", apdus, list(exchanges),
-                      [decode_jwt(t, world.psc) for t in tokens] if world.psc else [])
-            )  # fmt: skip
-            if not ok:
-                break
-    return Result(scenario, path, events, time.perf_counter() - started)
+async def _play_step(player: Player, index: int, step: Step) -> Event:
+    world, browser = player.world, player.browser
+    began = time.perf_counter()
+    player.start_step()
+    apdu_mark = {reader: len(card.log) for reader, card in player.cards.items()}
+    jwt_mark = len(world.psc.issued) if world.psc else 0
+    try:
+        detail = await asyncio.wait_for(player.do(step), STEP_TIMEOUT)
+        if step.expect is not None:
+            player.check(step.expect.for_driver(browser.name))
+        ok, failure = True, ""
+    except (DriverError, KeyError, ValueError, TimeoutError, aiohttp.ClientError) as exc:
+        detail, ok, failure = step.action, False, f"{type(exc).__name__}: {exc}"
+    page = player.page
+    apdus = [e.line() for reader, card in player.cards.items() for e in list(card.log)[apdu_mark.get(reader, 0) :]]
+    tokens = world.psc.issued[jwt_mark:] if world.psc else []
+    screenshots = list(browser.pin_dialogs)
+    if step.action.startswith(("browser.", "phone.")):
+        shot = await browser.screenshot()
+        if shot is not None:
+            screenshots.append(shot)
+    return Event(
+        index, step.action, detail, ok, time.perf_counter() - began,
+        page.screen if page else "", page.status if page else None, page.url if page else "",
+        failure, page.html if page else "", apdus, list(browser.exchanges),
+        [decode_jwt(t, world.psc) for t in tokens] if world.psc else [], screenshots,
+    )  # fmt: skip

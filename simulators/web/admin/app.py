@@ -1,31 +1,16 @@
 """The world's admin API (plain HTTP on loopback): what scenarios, tests and trainers drive.
 
-| method | path | body | does |
-|---|---|---|---|
-| GET | /admin/state | | clock, directory (contacts held now), activated e-CPS, outbox addresses |
-| GET | /admin/clock | | ``{"now": iso}`` |
-| POST | /admin/clock | ``{"advance": "+48h"}`` or ``{"set": iso}`` | moves the world clock |
-| POST | /admin/directory | a professional (below) | adds or replaces a directory record |
-| POST | /admin/directory/{national_id}/order-update | ``{"email", "mobile"}`` | contacts updated at the order |
-| GET | /admin/outbox | ``?to=<address>`` | messages delivered there by now (without ``to``: all sent) |
-| POST | /admin/faults | ``{"outbox_drop": [addresses], "outbox_delay": "10min"}`` | switches the outbox faults |
-| GET | /admin/phones/{device}/pushes | | the phone's pending pushes |
-| POST | /admin/pushes/{id}/approve | ``{"password"}`` | answer as the phone |
-| POST | /admin/pushes/{id}/refuse | | answer as the phone |
-| POST | /admin/phones/{device}/scan | ``{"token"}`` | the phone scans a wallet QR code |
-| GET | /admin/testssl | | ``{"tls_max": "1.2"}``: the highest TLS version Test SSL accepts |
-| POST | /admin/testssl | ``{"tls_max": "1.3"}`` or ``"1.2"`` | the next handshakes obey it (1.3: guide path G6-06) |
-| GET | /boite/{address} | | a trainer's view of a mailbox or SMS inbox (HTML) |
-
-A professional: ``{"civility": "M"|"MME", "first_name", "last_name", "profession": "10",
-"rpps": "…" | "adeli": "…", "email": null|"…", "mobile": null|"…"}``. An order update reaches the
-directory 48 h (pharmacists) or 72 h (doctors) later. Errors are 4xx JSON
-``{"error": "<what is wrong>"}``.
+``ROUTES`` (below) is the route table: method, path, body and what each route does, for every
+route a world's admin API serves, including those other modules mount on it (PSC, SI-DEP, Test
+SSL, the phone, the cards). ``make_app`` registers this module's own routes from it, and
+``docs/reference/admin-api.md`` is generated from it and from ``NOTES`` (``python -m harness.refdocs``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
@@ -40,6 +25,13 @@ from simulators.world.directory import Contacts, DirectoryError, Professional
 from simulators.world.state import WorldState
 
 STATE_KEY = web.AppKey("admin_world", WorldState)
+NOTES = """\
+A professional: `{"civility": "M"|"MME", "first_name", "last_name", "profession": "10",
+"rpps": "…" | "adeli": "…", "email": null|"…", "mobile": null|"…"}`. An order update reaches the
+directory 48 h (pharmacists) or 72 h (doctors) later. Bodies are JSON objects; errors are 4xx JSON
+`{"error": "<what is wrong>"}`.
+"""
+"""What every route shares (Markdown), shown above the route table in the reference page."""
 
 
 class ProfessionalIn(BaseModel):
@@ -179,17 +171,168 @@ async def mailbox_page(request: web.Request) -> web.Response:
     return p.page("boite-reception", f"Messages reçus par {address}", body, site="Messagerie")
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of a world's admin API: what the reference page shows, and what ``make_app`` mounts."""
+
+    method: str
+    path: str
+    body: str
+    """The request body or query (Markdown), empty if none."""
+    does: str
+    """What the route does and answers (Markdown)."""
+    handler: Handler | None = None
+    """This module's handler; None for a route another module mounts (``mounted_by``)."""
+    mounted_by: str = ""
+
+
+PUSH = "simulators/web/push/app.py"
+PSC = "simulators/web/psc/app.py"
+SIDEP = "simulators/web/sidep/app.py"
+TESTSSL = "simulators/web/testssl/app.py"
+CARDS = "harness/card_control.py (worlds with cards only)"
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/admin/state", "", "clock, directory (contacts held now), activated e-CPS, outbox addresses", state),
+    Route("GET", "/admin/clock", "", 'the world clock: `{"now": iso}`', clock_get),
+    Route(
+        "POST",
+        "/admin/clock",
+        '`{"advance": "+48h"}` or `{"set": iso}`',
+        'moves the world clock; answers `{"now": iso}`',
+        clock_post,
+    ),
+    Route(
+        "POST",
+        "/admin/directory",
+        "a professional (above)",
+        'adds or replaces a directory record; answers `{"national_id"}` (201)',
+        directory_add,
+    ),
+    Route(
+        "POST",
+        "/admin/directory/{national_id}/order-update",
+        '`{"email", "mobile"}`',
+        "contacts updated at the order: the directory holds them 48 h (pharmacists) or 72 h (doctors) later; "
+        'answers `{"effective_at"}` (202)',
+        order_update,
+    ),
+    Route(
+        "GET",
+        "/admin/outbox",
+        "query `?to=<address>`",
+        "messages delivered to that address by now (without `to`: every message sent)",
+        outbox,
+    ),
+    Route(
+        "POST",
+        "/admin/faults",
+        '`{"outbox_drop": [addresses], "outbox_delay": "10min"}`',
+        "replaces the outbox faults: messages to those addresses are lost; every message arrives that late",
+        faults,
+    ),
+    Route("GET", "/boite/{address}", "", "a trainer's view of a mailbox or SMS inbox (HTML)", mailbox_page),
+    Route("GET", "/admin/phones/{device}/pushes", "", "the phone's pending pushes", mounted_by=PUSH),
+    Route("GET", "/admin/pushes/{push}", "", "one push and its status", mounted_by=PUSH),
+    Route(
+        "POST",
+        "/admin/pushes/{push}/approve",
+        '`{"password"}`',
+        "answers the push as the phone, with the e-CPS password",
+        mounted_by=PUSH,
+    ),
+    Route("POST", "/admin/pushes/{push}/refuse", "", "refuses the push as the phone", mounted_by=PUSH),
+    Route(
+        "POST",
+        "/admin/phones/{device}/scan",
+        '`{"token"}`',
+        'the phone scans a wallet QR code; answers `{"code", "national_id"}`: the code the phone shows',
+        mounted_by=PUSH,
+    ),
+    Route(
+        "POST",
+        "/admin/psc/clients",
+        '`{"client_id", "client_secret", "redirect_uris": [...], "name", "require_pkce"}`',
+        "registers a Pro Santé Connect client (201)",
+        mounted_by=PSC,
+    ),
+    Route(
+        "POST",
+        "/admin/psc/faults",
+        '`{"client_id": …, "faults": [names]}` or `{"national_id": …, "faults": [names]}`',
+        "replaces PSC's named faults for a client or a user (e.g. `access_denied`, `id_token_expired`)",
+        mounted_by=PSC,
+    ),
+    Route(
+        "POST",
+        "/admin/sidep/accounts",
+        '`{"login", "password" (8+), "kind": "liberal"|"salarie", "national_id", "first_name", "last_name"}`',
+        "the CIS (liberal) or SI-DEP support (salaried: pending the ARS) creates a login/password account (201)",
+        mounted_by=SIDEP,
+    ),
+    Route(
+        "POST",
+        "/admin/sidep/accounts/{login}/validate",
+        "",
+        "the ARS validates a salaried account",
+        mounted_by=SIDEP,
+    ),
+    Route(
+        "GET",
+        "/admin/testssl",
+        "",
+        '`{"tls_max": "1.2"}`: the highest TLS version Test SSL accepts',
+        mounted_by=TESTSSL,
+    ),
+    Route(
+        "POST",
+        "/admin/testssl",
+        '`{"tls_max": "1.3"}` or `"1.2"`',
+        "the next handshakes obey it (1.3: guide path G6-06)",
+        mounted_by=TESTSSL,
+    ),
+    Route(
+        "GET",
+        "/admin/cards",
+        "",
+        "every reader's status (presence, PIN/PUK counters, APDU count, last removal)",
+        mounted_by=CARDS,
+    ),
+    Route(
+        "POST",
+        "/admin/cards/{reader}/insert",
+        '`{"profile": name or path}`',
+        "inserts a card of that profile; answers the reader's status",
+        mounted_by=CARDS,
+    ),
+    Route(
+        "POST", "/admin/cards/{reader}/remove", "", "removes the card; answers the reader's status", mounted_by=CARDS
+    ),
+    Route("POST", "/admin/cards/{reader}/reset", "", "resets the card; answers the reader's status", mounted_by=CARDS),
+    Route(
+        "POST",
+        "/admin/cards/{reader}/faults",
+        "the `faults` fields of a card profile (`mute`, `status_words`…)",
+        "replaces the card's faults; answers the reader's status",
+        mounted_by=CARDS,
+    ),
+    Route("GET", "/admin/cards/{reader}/log", "", "the decoded, PIN-masked APDU log lines", mounted_by=CARDS),
+)
+
+
 def make_app(world: WorldState, wallet: WalletState) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[STATE_KEY] = world
     set_state(app, world, wallet)  # the phone's API, mounted under /admin
-    app.router.add_get("/admin/state", state)
-    app.router.add_get("/admin/clock", clock_get)
-    app.router.add_post("/admin/clock", clock_post)
-    app.router.add_post("/admin/directory", directory_add)
-    app.router.add_post("/admin/directory/{national_id}/order-update", order_update)
-    app.router.add_get("/admin/outbox", outbox)
-    app.router.add_post("/admin/faults", faults)
-    app.router.add_get("/boite/{address}", mailbox_page)
+    for route in ROUTES:
+        if route.handler is None:
+            continue
+        if route.method == "GET":
+            app.router.add_get(route.path, route.handler)  # and HEAD, as before
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
     add_api_routes(app, "/admin")
     return app

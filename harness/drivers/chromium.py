@@ -1,0 +1,336 @@
+"""The Chromium driver: Debian's Chromium, driven by Playwright, with the card through NSS and OpenSC.
+
+Each scenario gets a fresh browser profile and NSS database (the world's TLS CA trusted; the card's
+middleware registered when the scenario uses the card), the sites' real host names through
+``--host-resolver-rules``, and nothing beyond loopback. Headless (CI), the PIN is given by the
+auto-login wrapper around OpenSC (``p11autologin.c``): it still reaches the card as a VERIFY.
+Headful (trainers, under Xvfb when there is no screen), the PIN is typed into Chromium's own
+"Unlock Security Device" dialog with xdotool, and the dialog is photographed for the report.
+
+A wrong or blocked PIN makes Chromium ask again forever; the driver watches the card's answers
+and closes the browser as soon as the card refuses a PIN, reporting why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import re
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import BrowserContext, Playwright, Response, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page as PwPage
+
+from harness.card_run import client_env
+from harness.drivers.base import Browser, DriverError
+from harness.drivers.chromium_setup import (
+    CHROMIUM,
+    OPENSC_MODULE,
+    ChromiumUnavailable,
+    autologin_module,
+    check_prerequisites,
+    make_nss_db,
+)
+from harness.scenario.page import parse_page
+from harness.world import World
+
+NAVIGATION_TIMEOUT = 20.0
+"""Seconds a navigation may take before the step fails (a dialog nobody answers, a mute card)."""
+POLL = 0.1
+ARGS = [
+    "--no-sandbox",  # root in containers; --test-type hides the warning bar it would add to screenshots
+    "--test-type",
+    "--disable-gpu",
+    "--no-first-run",
+    "--password-store=basic",
+    "--disable-background-networking",  # nothing leaves loopback
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
+PIN_DIALOG = "Unlock Security Device"
+VIEWPORT = {"width": 1024, "height": 720}
+
+Refused = Callable[[], str | None]
+"""Returns why the card refused a PIN during the current step, or None."""
+
+
+class ChromiumBrowser(Browser):
+    name = "chromium"
+
+    def __init__(
+        self, world: World, workdir: Path, *, middleware: bool, headless: bool = True, refused: Refused = lambda: None
+    ) -> None:
+        super().__init__()
+        self.world = world
+        self.workdir = workdir
+        self.middleware = middleware
+        self.headless = headless
+        self.refused = refused
+        self.pin_file = workdir / "card-pin"
+        self.p11_log = workdir / "p11autologin.log"
+        self._playwright: Playwright | None = None
+        self._context: BrowserContext | None = None
+        self._page: PwPage | None = None
+        self._status: int | None = None
+        self._xvfb: asyncio.subprocess.Process | None = None
+        self._display: str | None = None
+        self._typed = False
+        self._db_ready = False
+
+    # -- the browser process -----------------------------------------------------------------------
+    async def _env(self) -> dict[str, str]:
+        env = client_env(self.world.stack) if self.world.stack is not None else dict(os.environ)
+        env.update(
+            HOME=str(self.workdir / "home"),
+            CPS_P11_PIN_FILE=str(self.pin_file),
+            CPS_P11_LOG=str(self.p11_log),
+            CPS_P11_MODULE=OPENSC_MODULE,
+        )
+        if not self.headless:
+            env["CPS_P11_NO_LOGIN"] = "1"
+            env["DISPLAY"] = await self._screen()
+        return env
+
+    async def _screen(self) -> str:
+        """The X display for a headful browser: the caller's, or a private Xvfb."""
+        if self._display is None:
+            if os.environ.get("DISPLAY"):
+                self._display = os.environ["DISPLAY"]
+            else:
+                if shutil.which("Xvfb") is None:
+                    raise ChromiumUnavailable("headful Chromium needs a screen: install xvfb (./bootstrap.sh setup)")
+                read, write = os.pipe()
+                self._xvfb = await asyncio.create_subprocess_exec(
+                    "Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp",
+                    pass_fds=(write,), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                )  # fmt: skip
+                os.close(write)
+                number = await asyncio.wait_for(asyncio.to_thread(os.read, read, 16), 10)
+                os.close(read)
+                self._display = f":{number.decode().strip()}"
+        return self._display
+
+    async def _ensure(self) -> PwPage:
+        if self._page is not None:
+            return self._page
+        check_prerequisites()
+        env = await self._env()
+        if not self._db_ready:
+            module = None
+            if self.middleware:
+                module = await autologin_module()
+            await make_nss_db(self.workdir / "home", self.world.ca_bundle, module, env)
+            self._db_ready = True
+        self._playwright = await async_playwright().start()
+        try:
+            self._context = await self._playwright.chromium.launch_persistent_context(
+                str(self.workdir / "profile"), executable_path=CHROMIUM, headless=self.headless,
+                env=dict[str, str | float | bool](env),
+                args=[*ARGS, f"--host-resolver-rules={self.world.host_resolver_rules()}"],
+                viewport=VIEWPORT,  # type: ignore[arg-type]
+                timeout=30_000,
+            )  # fmt: skip
+        except PlaywrightError as exc:
+            await self._playwright.stop()
+            self._playwright = None
+            raise ChromiumUnavailable(f"Chromium did not start: {exc}") from exc
+        page = self._context.pages[0] if self._context.pages else await self._context.new_page()
+        page.on("response", self._on_response)
+        self._page = page
+        return page
+
+    def _on_response(self, response: Response) -> None:
+        request = response.request
+        if request.resource_type != "document":
+            return
+        self.exchanges.append(f"{request.method} {response.url} -> {response.status}")
+        if self._page is not None and response.frame == self._page.main_frame:
+            self._status = response.status
+
+    async def _shutdown(self) -> None:
+        """Close the browser, even one stuck on a dialog; the next step starts a new one."""
+        context, playwright = self._context, self._playwright
+        self._context = self._playwright = self._page = None
+        if context is not None:
+            with contextlib.suppress(TimeoutError, PlaywrightError):
+                await asyncio.wait_for(context.close(), 10)
+        if playwright is not None:
+            with contextlib.suppress(TimeoutError, PlaywrightError):
+                await asyncio.wait_for(playwright.stop(), 10)
+
+    async def close(self) -> None:
+        await self._shutdown()
+        if self._xvfb is not None and self._xvfb.returncode is None:
+            self._xvfb.terminate()
+            await asyncio.wait_for(self._xvfb.wait(), 10)
+
+    # -- navigations ---------------------------------------------------------------------------------
+    async def _navigate(self, action: Callable[[PwPage], Awaitable[Any]], *, pin: str | None = None) -> None:
+        """Run a navigation with a hard deadline, watching the card when the page may ask for it."""
+        page = await self._ensure()
+        self._status = None
+        self._typed = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + NAVIGATION_TIMEOUT
+        task = asyncio.ensure_future(action(page))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=POLL)
+            if done:
+                break
+            if pin is not None:
+                reason = self.refused()
+                if reason is not None:
+                    task.cancel()
+                    await self._shutdown()
+                    self.failed(f"{reason}; Chromium asks for the PIN again and again: the browser was closed")
+                    return
+                if not self.headless:
+                    await self._answer_pin_dialog(pin)
+            if loop.time() > deadline:
+                task.cancel()
+                await self._shutdown()
+                self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
+                return
+        try:
+            task.result()
+        except PlaywrightError as exc:
+            error = NET_ERROR.search(str(exc))
+            if error is None:
+                raise DriverError(f"Chromium: {str(exc).splitlines()[0]}") from exc
+            self.failed(error.group(1))
+            return
+        await self._snapshot(page)
+
+    async def _snapshot(self, page: PwPage) -> None:
+        await page.wait_for_load_state("load")
+        html = await page.content()
+        self.landed(parse_page(page.url, self._status or 200, html))
+
+    def _offer_card(self, pin: str | None) -> None:
+        """The wrapper offers the card (and logs in with ``pin``) only while the PIN file exists."""
+        if pin is None:
+            self.pin_file.unlink(missing_ok=True)
+        else:
+            self.pin_file.write_text(pin)
+            self.pin_file.with_name(self.pin_file.name + ".refused").unlink(missing_ok=True)  # typed again
+
+    async def open(self, url: str) -> None:
+        self._offer_card(None)
+        await self._navigate(lambda page: page.goto(url, timeout=0))
+
+    async def card_open(self, url: str, certificate: Path, pin: str) -> None:
+        del certificate  # Chromium finds it on the card, through NSS and the middleware
+        self._offer_card(pin)
+        await self._navigate(lambda page: page.goto(url, timeout=0), pin=pin)
+
+    async def _click_link(self, page: PwPage, text: str) -> None:
+        link = page.locator("a", has_text=text).first
+        if await link.count() == 0:
+            raise DriverError(f"no link containing {text!r} on screen {self.page.screen if self.page else None!r}")
+        async with page.expect_navigation(timeout=0):
+            await link.click()
+
+    async def follow(self, text: str) -> None:
+        self._offer_card(None)
+        await self._navigate(lambda page: self._click_link(page, text))
+
+    async def card_follow(self, text: str, certificate: Path, pin: str) -> None:
+        del certificate
+        self._offer_card(pin)
+        await self._navigate(lambda page: self._click_link(page, text), pin=pin)
+
+    async def submit(self, fields: dict[str, str]) -> str:
+        current = self.current()
+        form = next((f for f in current.forms if set(fields) <= set(f.fields)), None)
+        if form is None:
+            raise DriverError(f"no form with fields {sorted(fields)} on screen {current.screen!r}")
+        index = current.forms.index(form)
+
+        async def fill_and_send(page: PwPage) -> None:
+            element = page.locator("form").nth(index)
+            for name, value in fields.items():
+                field = element.locator(f'[name="{name}"]').first
+                kind = await field.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
+                if kind in ("input:hidden",):
+                    await field.evaluate("(e, v) => { e.value = v; }", value)
+                elif kind in ("input:radio", "input:checkbox"):
+                    await element.locator(f'[name="{name}"][value="{value}"]').check()
+                elif kind.startswith("select"):
+                    await field.select_option(value)
+                else:
+                    await field.fill(value)
+            button = element.locator("button[type=submit], input[type=submit], button:not([type])").first
+            async with page.expect_navigation(timeout=0):
+                if await button.count():
+                    await button.click()
+                else:
+                    await element.evaluate("f => f.requestSubmit()")
+
+        self._offer_card(None)
+        await self._navigate(fill_and_send)
+        return f"form {form.action} ({', '.join(sorted(fields))}) typed and sent"
+
+    async def back(self) -> str:
+        self._offer_card(None)
+        await self._navigate(lambda page: page.go_back(timeout=0))
+        return "back"
+
+    async def refresh(self) -> None:
+        if self.page is None or "refresh" not in self.page.data:
+            return
+
+        async def reload(page: PwPage) -> None:
+            try:
+                await page.reload(timeout=0)
+            except PlaywrightError:  # the page's own refresh won the race: wait for it instead
+                await page.wait_for_load_state("load")
+
+        await self._navigate(reload)
+
+    # -- what the user sees --------------------------------------------------------------------------
+    async def screenshot(self) -> bytes | None:
+        if self._page is None:
+            return None
+        try:
+            return await self._page.screenshot(timeout=5_000)
+        except PlaywrightError:
+            return None
+
+    async def _answer_pin_dialog(self, pin: str) -> None:
+        """Headful: photograph Chromium's PIN dialog and type the PIN into it, once per step."""
+        if self._typed or self._display is None:
+            return
+        env = {**os.environ, "DISPLAY": self._display}
+        search = await asyncio.create_subprocess_exec(
+            "xdotool", "search", "--onlyvisible", "--name", PIN_DIALOG, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(search.communicate(), 5)
+        windows = out.split()
+        if not windows:
+            return
+        self._typed = True
+        await asyncio.sleep(0.3)  # let the dialog paint before the photograph
+        self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
+        window = windows[-1].decode()
+        for command in (["windowfocus", "--sync", window], ["type", "--delay", "30", pin], ["key", "Return"]):
+            xdotool = await asyncio.create_subprocess_exec("xdotool", *command, env=env)
+            await asyncio.wait_for(xdotool.wait(), 5)
+
+
+def grab_screen(display: str) -> bytes:
+    """PNG of the whole X screen: the PIN dialog is a native window, outside any page screenshot."""
+    from PIL import ImageGrab
+
+    image = ImageGrab.grab(xdisplay=display)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
