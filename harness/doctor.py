@@ -157,10 +157,24 @@ def tls_handshake(client_context: ssl.SSLContext, server_context: ssl.SSLContext
     raise ssl.SSLError("TLS handshake did not complete in 10 flights")
 
 
+def check_chromium_policy(path: Path | None = None) -> Check:
+    """The Chromium driver needs the managed policy that picks the test card's certificate."""
+    from harness.drivers.chromium_policy import POLICY_PATH, policy_installed
+
+    target = path or POLICY_PATH
+    if policy_installed(target):
+        return Check("Chromium policy", True, f"{target} selects the test CA's card certificates")
+    return Check(
+        "Chromium policy", False, f"{target} is missing or differs (the Chromium driver would wait on a dialog)",
+        "as root: python3 -m harness.drivers.chromium_policy install (./bootstrap.sh does it)",
+    )  # fmt: skip
+
+
 def run_checks(components: Iterable[Component] | None = None, cache_dir: Path | None = None) -> list[Check]:
     checks = list(check_components(all_components() if components is None else components))
     checks.append(check_pyscard())
     checks.append(check_ports())
     checks.extend(check_private_stack())
     checks.extend(check_pki(cache_dir))
+    checks.append(check_chromium_policy())
     return checks

@@ -196,6 +196,8 @@ def scenario_files() -> list[Path]:
 
 def step_sources(path: Path) -> Iterator[tuple[str, str]]:
     """(action, the step's text as written) for every step of a scenario file."""
+    from harness.scenario.model import STEP_FIELDS
+
     text = path.read_text(encoding="utf-8")
     root = yaml.compose(text)
     if not isinstance(root, yaml.MappingNode):
@@ -207,7 +209,7 @@ def step_sources(path: Path) -> Iterator[tuple[str, str]]:
     for item in steps.value:
         if not isinstance(item, yaml.MappingNode):
             continue
-        action = next((str(k.value) for k, _ in item.value if k.value != "expect"), "")
+        action = next((str(k.value) for k, _ in item.value if k.value not in STEP_FIELDS), "")
         start, end = item.start_mark, item.end_mark
         last = end.line + 1 if end.line < len(lines) and lines[end.line][: end.column].strip() else end.line
         dash = start.column - 2
@@ -290,8 +292,8 @@ def scenario_format() -> str:
     out += [
         f"## {titles[model.Step]}\n",
         first_paragraph(model.Step) + " A step is a mapping with exactly one action key, its arguments as the "
-        "value, and an optional `expect` ([Expectations](#expectations)). Steps run in order; the first that "
-        "fails stops the scenario.\n",
+        f"value, an optional `expect` ([Expectations](#expectations)) and an optional `say`: {model.SAY}. "
+        "Steps run in order; the first that fails stops the scenario.\n",
         "```yaml\n- browser.open: {site: wallet, path: /activation}\n  expect: {screen: saisie-identifiant}\n```\n",
         f"Sites (`site:`): {', '.join(f'`{s}`' for s in get_args(model.Site))}.\n",
         "| action | what it does: arguments |",

@@ -83,3 +83,13 @@ def test_unknown_command_is_a_usage_error(pki_cache: Path) -> None:
     result = cli("fly", cache=pki_cache)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_doctor_names_a_missing_chromium_policy_and_its_fix(tmp_path: Path) -> None:
+    from harness.doctor import check_chromium_policy
+    from harness.drivers.chromium_policy import install
+
+    missing = check_chromium_policy(tmp_path / "cps-harness.json")
+    assert not missing.ok and "chromium_policy install" in missing.fix
+    install(tmp_path / "cps-harness.json")
+    assert check_chromium_policy(tmp_path / "cps-harness.json").ok

@@ -84,6 +84,10 @@ class Browser(ABC):
     async def refresh(self) -> None:
         """The waiting page polls again (after the phone answered)."""
 
+    def card_changed(self) -> None:
+        """A card was inserted or removed: a browser that watches readers needs a moment to notice."""
+        return None
+
     async def screenshot(self) -> bytes | None:
         """PNG of what the user sees now; None for a driver without a screen."""
         return None

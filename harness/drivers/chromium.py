@@ -57,6 +57,9 @@ ARGS = [
 NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
 PIN_DIALOG = "Unlock Security Device"
 VIEWPORT = {"width": 1024, "height": 720}
+NSS_NOTICES = 1.2
+"""NSS looks at a slot's token at most once a second (NSSSLOT_TOKEN_DELAY_TIME): a card inserted,
+removed, offered or hidden is seen by the browser only after that, as with a person's pace."""
 
 Refused = Callable[[], str | None]
 """Returns why the card refused a PIN during the current step, or None."""
@@ -84,6 +87,8 @@ class ChromiumBrowser(Browser):
         self._display: str | None = None
         self._typed = False
         self._db_ready = False
+        self._changed_at = -NSS_NOTICES
+        self._offered: bool | None = None
 
     # -- the browser process -----------------------------------------------------------------------
     async def _env(self) -> dict[str, str]:
@@ -107,16 +112,34 @@ class ChromiumBrowser(Browser):
             else:
                 if shutil.which("Xvfb") is None:
                     raise ChromiumUnavailable("headful Chromium needs a screen: install xvfb (./bootstrap.sh setup)")
-                read, write = os.pipe()
-                self._xvfb = await asyncio.create_subprocess_exec(
-                    "Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp",
-                    pass_fds=(write,), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-                )  # fmt: skip
-                os.close(write)
-                number = await asyncio.wait_for(asyncio.to_thread(os.read, read, 16), 10)
-                os.close(read)
-                self._display = f":{number.decode().strip()}"
+                self._display = await self._start_xvfb()
         return self._display
+
+    async def _start_xvfb(self) -> str:
+        """A private Xvfb on a free display number, once a client can really connect to it."""
+        log = self.workdir / "xvfb.log"
+        free = [n for n in range(90, 190) if not Path(f"/tmp/.X{n}-lock").exists()]
+        for number in free[os.getpid() % 7 :: 7][:5]:  # parallel runs start on different numbers
+            display = f":{number}"
+            with log.open("ab") as errors:
+                self._xvfb = await asyncio.create_subprocess_exec(
+                    "Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp",
+                    stdout=asyncio.subprocess.DEVNULL, stderr=errors,
+                )  # fmt: skip
+            for _ in range(100):
+                if self._xvfb.returncode is not None:
+                    break  # that number was taken meanwhile: try the next one
+                probe = await asyncio.create_subprocess_exec(
+                    "xdotool", "getdisplaygeometry", env={**os.environ, "DISPLAY": display},
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                )  # fmt: skip
+                if await asyncio.wait_for(probe.wait(), 5) == 0:
+                    return display
+                await asyncio.sleep(0.05)
+            if self._xvfb.returncode is None:
+                self._xvfb.terminate()
+                await asyncio.wait_for(self._xvfb.wait(), 10)
+        raise ChromiumUnavailable(f"Xvfb did not give a usable screen (see {log})")
 
     async def _ensure(self) -> PwPage:
         if self._page is not None:
@@ -173,12 +196,18 @@ class ChromiumBrowser(Browser):
             await asyncio.wait_for(self._xvfb.wait(), 10)
 
     # -- navigations ---------------------------------------------------------------------------------
+    def card_changed(self) -> None:
+        self._changed_at = asyncio.get_running_loop().time()
+
     async def _navigate(self, action: Callable[[PwPage], Awaitable[Any]], *, pin: str | None = None) -> None:
         """Run a navigation with a hard deadline, watching the card when the page may ask for it."""
+        fresh = self._page is None
         page = await self._ensure()
         self._status = None
         self._typed = False
         loop = asyncio.get_running_loop()
+        if not fresh:  # a new browser reads the readers as they are; a running one needs a moment
+            await asyncio.sleep(max(0.0, self._changed_at + NSS_NOTICES - loop.time()))
         deadline = loop.time() + NAVIGATION_TIMEOUT
         task = asyncio.ensure_future(action(page))
         while True:
@@ -216,6 +245,9 @@ class ChromiumBrowser(Browser):
 
     def _offer_card(self, pin: str | None) -> None:
         """The wrapper offers the card (and logs in with ``pin``) only while the PIN file exists."""
+        if self._offered is not None and self._offered != (pin is not None) and self._page is not None:
+            self.card_changed()
+        self._offered = pin is not None
         if pin is None:
             self.pin_file.unlink(missing_ok=True)
         else:

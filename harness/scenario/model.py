@@ -36,6 +36,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from harness.card_profile import FaultsModel
+from harness.diagnose.checks import CHECK_IDS
 from harness.pki import CertVariant
 from simulators.web.psc.rules import Fault
 from simulators.web.sidep.rules import Kind
@@ -71,6 +72,19 @@ class Persona(Strict):
     )
 
 
+def _diagnose_outcome(value: str) -> str:
+    if value not in DIAGNOSE_OUTCOMES:
+        raise ValueError(f"{value!r} is not a check of the diagnosis; one of: {', '.join(DIAGNOSE_OUTCOMES)}")
+    return value
+
+
+DIAGNOSE_OUTCOMES = (*CHECK_IDS, "none")
+DiagnoseOutcome = Annotated[
+    str, AfterValidator(_diagnose_outcome), Field(json_schema_extra={"enum": list(DIAGNOSE_OUTCOMES)})
+]
+"""A check id of ``cps-harness diagnose`` (``harness/diagnose/checks.py``), or ``none``."""
+
+
 def _as_list(value: Any) -> Any:
     """One string stands for a list of one."""
     return [value] if isinstance(value, str) else value
@@ -98,6 +112,11 @@ class ExpectFields(Strict):
         description="the network error the browser shows instead of a page "
         "(e.g. ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED); "
         "only Chromium has one, so write it under `chromium:`",
+    )
+    diagnose_failed: DiagnoseOutcome | None = Field(
+        default=None,
+        description="after `diagnose.run`: the id of the first check that failed, or `none` when all passed; "
+        f"checks in order: {', '.join(CHECK_IDS)}",
     )
 
 
@@ -218,6 +237,15 @@ class PscFault(Strict):
         return self
 
 
+class DiagnoseRun(Strict):
+    """``diagnose.run``: ATSAM's diagnostic of reader 0's card, as ``cps-harness diagnose`` runs it."""
+
+    nssdb_middleware: bool = Field(
+        default=True, description="the browser's NSS database has the middleware (false: ATSAM not set up in it)"
+    )
+    pin: Text = Field(default="1234", description="the PIN typed for Test SSL")
+
+
 class SidepAccount(Strict):
     """``sidep.account``: the SI-DEP login/password account created."""
 
@@ -254,6 +282,8 @@ ACTIONS: dict[str, str] = {
     "sidep.account": "the CIS (liberal) or SI-DEP support (salaried) creates an account: {login, password, kind}",
     "ars.validate": "the ARS validates a salaried account: login",
     "testssl.tls_max": "Test SSL accepts TLS up to this version: '1.2' or '1.3'",
+    "diagnose.run": "ATSAM's diagnostic (cps-harness diagnose) of the card in reader 0, then Test SSL: "
+    "{nssdb_middleware, pin}; check it with expect.diagnose_failed",
 }
 
 
@@ -282,11 +312,16 @@ ARGUMENTS: dict[str, Any] = {
     "sidep.account": SidepAccount,
     "ars.validate": Text,
     "testssl.tls_max": TlsVersion,
+    "diagnose.run": DiagnoseRun,
 }
 """Each action's argument type: a model (a mapping), a scalar, or None (no argument)."""
 assert ARGUMENTS.keys() == ACTIONS.keys(), "every action needs an argument type, and only actions"
 _ADAPTERS = {action: TypeAdapter(tp) for action, tp in ARGUMENTS.items()}
 _EXPECT: TypeAdapter[Expect | None] = TypeAdapter(Expect | None)
+
+
+STEP_FIELDS = ("expect", "say")
+"""The keys of a step besides its action."""
 
 
 def _friendly(action: str, error: ErrorDetails) -> str:
@@ -330,22 +365,29 @@ def validate_arguments(action: str, value: Any) -> tuple[Any, list[InitErrorDeta
     return valid, []
 
 
+SAY = (
+    "what the trainer says at this step, in French, in the guide's words: shown on the step's slide "
+    "(`cps-harness demo`); never checked"
+)
+
+
 class Step(BaseModel):
-    """One action by one actor; ``expect`` is checked right after it."""
+    """One action by one actor; ``expect`` is checked right after it, ``say`` is for people."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     action: str
     args: Any = None
     expect: Expect | None = None
+    say: str | None = Field(default=None, description=SAY)
 
     @model_validator(mode="before")
     @classmethod
     def one_action(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise ValueError("a step is a mapping: one action (e.g. browser.open) and an optional expect")
-        actions = [k for k in data if k != "expect"]
+            raise ValueError("a step is a mapping: one action (e.g. browser.open), an optional expect and say")
+        actions = [k for k in data if k not in STEP_FIELDS]
         if len(actions) != 1:
-            raise ValueError(f"a step has exactly one action besides expect; found {actions or 'none'}")
+            raise ValueError(f"a step has exactly one action besides expect and say; found {actions or 'none'}")
         action = actions[0]
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
@@ -363,25 +405,26 @@ class Step(BaseModel):
                     for e in exc.errors()
                 ]
             raise ValidationError.from_exception_data(cls.__name__, problems)
-        return {"action": action, "args": args, "expect": data.get("expect")}
+        return {"action": action, "args": args, **{key: data[key] for key in STEP_FIELDS if key in data}}
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         """A step as files write it (``- browser.open: {…}`` plus ``expect``), not the parsed ``{action, args}``."""
         return {
             "title": cls.__name__,
-            "description": "one action, its arguments as the value, and an optional expect",
+            "description": "one action, its arguments as the value, an optional expect and an optional say",
             "oneOf": [handler(form.__pydantic_core_schema__) for form in _FILE_FORMS],
         }
 
 
 def _file_form(action: str) -> type[BaseModel]:
-    """For the JSON Schema only: a step of ``action`` as written, its key (the arguments) and ``expect``."""
+    """For the JSON Schema only: a step of ``action`` as written, its key (the arguments), ``expect`` and ``say``."""
     form: type[BaseModel] = create_model(
         "Step_" + action.replace(".", "_"),
         __config__=ConfigDict(extra="forbid", title=action),
         arguments=(ARGUMENTS[action], Field(alias=action, description=ACTIONS[action])),
         expect=(Expect | None, Field(default=None, description="what must hold after the step")),
+        say=(str | None, Field(default=None, description=SAY)),
     )
     return form
 
@@ -442,7 +485,7 @@ class _PersonaAsWritten:
 
 class Scenario(Strict):
     id: Annotated[
-        str, Field(pattern=r"^G[C0-9]+-\d\d$", description="the guide path's id; the file name starts with it")
+        str, Field(pattern=r"^G[CD0-9]+-\d\d$", description="the guide path's id; the file name starts with it")
     ]
     title: str = Field(description="what the path shows, in French")
     guide: str = Field(description="the guide's section this path comes from")

@@ -13,6 +13,8 @@ import base64
 import json
 import re
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,11 +26,13 @@ from joserfc.errors import JoseError
 
 from harness.card_profile import FaultsModel, load_profile, make_card
 from harness.card_run import client_env
+from harness.diagnose.main import Diagnosis, diagnose_world
 from harness.drivers.base import STEP_TIMEOUT, Browser, DriverError
 from harness.drivers.protocol import ProtocolBrowser
 from harness.pki import Pki
 from harness.scenario.model import ExpectFields, Persona, Scenario, Step
 from harness.scenario.page import Page
+from harness.serving import LOOPBACK
 from harness.world import World
 from simulators import identifiers
 from simulators.card.cpx import CpxCard
@@ -131,6 +135,7 @@ class Player:
         self.tool_failed = False
         self.tool_error = ""
         self._log_marks: dict[int, int] = {}
+        self.diagnosis: Diagnosis | None = None
         self.browser: Browser
         if driver == "chromium":
             from harness.drivers.chromium import ChromiumBrowser
@@ -301,6 +306,7 @@ class Player:
         if action == "card.remove":
             reader = int(args or 0)
             await world.readers[reader].remove()
+            self.browser.card_changed()
             return f"card removed from reader {reader}"
         if action in ("card.verify_pin", "card.unblock"):
             if action == "card.verify_pin":
@@ -339,6 +345,13 @@ class Player:
                 if r.status != 200:
                     raise StepFailed(f"testssl switch refused: {await r.text()}")
             return f"testssl accepts TLS up to {args}"
+        if action == "diagnose.run":
+            options = args or {}
+            self.diagnosis = await diagnose_world(
+                world, self.workdir / "diagnose", pin=str(options.get("pin", "1234")),
+                middleware=bool(options.get("nssdb_middleware", True)),
+            )  # fmt: skip
+            return f"diagnose: {self.diagnosis.summary()}"
         raise StepFailed(f"action {action} is not implemented by the protocol driver")
 
     async def _tool(self, command: list[str]) -> tuple[int, str]:
@@ -368,6 +381,7 @@ class Player:
             updates["puk"] = profile.puk.model_copy(update={"tries_left": persona.card_puk_tries_left})
         card, credentials = make_card(profile.model_copy(update=updates), self.world.pki, self.world.state.now())
         await self.world.readers[reader].insert(card)
+        self.browser.card_changed()
         self.cards[reader] = card
         cert = self.workdir / f"{name}-auth.pem"
         cert.write_bytes(credentials.authentication.certificate.public_bytes(serialization.Encoding.PEM))
@@ -415,27 +429,67 @@ class Player:
             lines = [e.line() for card in self.cards.values() for e in card.log]
             if not any(expect.apdu in line for line in lines):
                 problems.append(f"no APDU log line contains {expect.apdu!r}")
+        if expect.diagnose_failed is not None:
+            failed = self.diagnosis.first_failure if self.diagnosis else None
+            outcome = None if self.diagnosis is None else failed.id if failed else "none"
+            if outcome != expect.diagnose_failed:
+                why = f" ({failed.detail})" if failed else ""
+                problems.append(f"diagnose: first failure {outcome!r}{why}, expected {expect.diagnose_failed!r}")
         if problems:
             raise StepFailed("; ".join(problems))
+
+
+@dataclass
+class Played:
+    """A scenario played up to some step, its world still running (``playing`` keeps it up)."""
+
+    result: Result
+    player: Player
+
+    @property
+    def world(self) -> World:
+        return self.player.world
+
+
+OnEvent = Callable[[Event], None]
+"""Told about each step as soon as it is played (a trainer's console shows progress)."""
+
+
+@asynccontextmanager
+async def playing(
+    scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol", headless: bool = True,
+    steps: int | None = None, on_event: OnEvent | None = None, bind: str = LOOPBACK,
+) -> AsyncIterator[Played]:  # fmt: skip
+    """Play the first ``steps`` steps (all by default; the first failure ends it) in a fresh world, and
+    keep that world and its browser up while the caller's block runs.
+
+    ``play`` leaves the block at once (CI); a trainer's ``serve --scenario`` holds the world on the
+    step reached, so the same page can be opened in a real browser. Leaving stops everything.
+    """
+    started = time.perf_counter()
+    events: list[Event] = []
+    world = World(pki=pki, start=scenario.world.clock, cards=scenario.world.cards, bind=bind)
+    async with world, world.client() as http:
+        player = Player(scenario, world, http, workdir, driver, headless)
+        try:
+            player.seed()
+            for index, step in enumerate(scenario.steps[:steps], 1):
+                events.append(await _play_step(player, index, step))
+                if on_event is not None:
+                    on_event(events[-1])
+                if not events[-1].ok:
+                    break
+            yield Played(Result(scenario, path, events, time.perf_counter() - started, driver), player)
+        finally:
+            await player.browser.close()
 
 
 async def play(
     scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol", headless: bool = True
 ) -> Result:
-    started = time.perf_counter()
-    events: list[Event] = []
-    world = World(pki=pki, start=scenario.world.clock, cards=scenario.world.cards)
-    async with world, world.client() as http:
-        player = Player(scenario, world, http, workdir, driver, headless)
-        try:
-            player.seed()
-            for index, step in enumerate(scenario.steps, 1):
-                events.append(await _play_step(player, index, step))
-                if not events[-1].ok:
-                    break
-        finally:
-            await player.browser.close()
-    return Result(scenario, path, events, time.perf_counter() - started, driver)
+    """Play every step (until the first failure) in a fresh world, stopped on return."""
+    async with playing(scenario, path, pki, workdir, driver=driver, headless=headless) as played:
+        return played.result
 
 
 async def _play_step(player: Player, index: int, step: Step) -> Event:
