@@ -171,17 +171,18 @@ class PcscStack:
                 raise
         raise PortInUseError("could not find a free vpcd port pair after 5 attempts")
 
-    def _start_once(self) -> None:
-        self.run_dir = Path(tempfile.mkdtemp(prefix="cps-pcsc-"))
+    def _start_once(self, run_dir: Path | None = None) -> None:
+        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="cps-pcsc-"))
         conf_dir = self.run_dir / "reader.conf.d"
-        conf_dir.mkdir()
+        conf_dir.mkdir(exist_ok=True)
         (conf_dir / "vpcd").write_text(_reader_conf(self.port, self.driver))
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            self.socket_path.unlink(missing_ok=True)  # a killed pcscd leaves its socket file
             listener.bind(str(self.socket_path))
             os.chmod(self.socket_path, 0o666)
             listener.listen(64)
-            self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             fd = listener.fileno()
             self._daemon = subprocess.Popen(
                 ["/bin/bash", "-c", _LAUNCH, self.pcscd, "--foreground", "--config", str(conf_dir)],
@@ -246,9 +247,35 @@ class PcscStack:
             raise PcscStackError("the PC/SC probe did not answer")
         return bool(json.loads(line).get("ok"))
 
+    @property
+    def alive(self) -> bool:
+        """Whether this stack's pcscd is running (it may have crashed or been killed)."""
+        return self._daemon is not None and self._daemon.poll() is None
+
+    def restart(self) -> Self:
+        """A new pcscd (and keeper) in place of a dead or live one, on the same socket path and vpcd
+        ports: clients keep their environment, readers their ports; cards must be inserted again."""
+        if self.run_dir is None:
+            raise PcscStackError("the stack is not started")
+        run_dir = self.run_dir
+        self._stop_processes()
+        try:
+            self._start_once(run_dir)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def stop(self) -> None:
         """Stop the keeper, then pcscd, each by PID; safe to call twice and after a failed start."""
         atexit.unregister(self.stop)
+        self._stop_processes()
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
+        self.readers = []
+
+    def _stop_processes(self) -> None:
         keeper, self._keeper = self._keeper, None
         if keeper is not None:
             if keeper.stdin is not None:
@@ -262,10 +289,6 @@ class PcscStack:
         if self._log is not None:
             self._log.close()
             self._log = None
-        if self.run_dir is not None:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            self.run_dir = None
-        self.readers = []
 
     def log_tail(self, lines: int = 20) -> str:
         try:

@@ -332,7 +332,7 @@ class ChromiumBrowser(Browser):
         if self._page is None:
             return None
         try:
-            return await self._page.screenshot(timeout=5_000)
+            return await self._page.screenshot(timeout=15_000)
         except PlaywrightError:
             return None
 

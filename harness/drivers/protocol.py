@@ -102,11 +102,14 @@ class ProtocolBrowser(Browser):
             raise DriverError("card steps need world.cards: true")
         conf = self.workdir / "pkcs1.cnf"
         conf.write_text(PKCS1_ONLY)
+        pin_file = self.workdir / "card-pin"  # RFC 7512 pin-source: never on a command line or in curl's errors
+        pin_file.touch(mode=0o600)
+        pin_file.write_text(pin)
         parsed = urlparse(url)
         host, port = parsed.hostname or "", parsed.port or 443
         process = await asyncio.create_subprocess_exec(
             "curl", "-sS", "-w", "\n%{http_code} %{redirect_url}", "--engine", "pkcs11", "--key-type", "ENG",
-            "--key", f"pkcs11:object=CPS_PRIV_AUT;type=private;pin-value={pin}", "--cert", str(certificate),
+            "--key", f"pkcs11:object=CPS_PRIV_AUT;type=private;pin-source=file:{pin_file}", "--cert", str(certificate),
             "--cacert", str(bundle), "--resolve", f"{host}:{port}:127.0.0.1", url,
             env={**client_env(stack), "OPENSSL_CONF": str(conf)},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -16,7 +16,7 @@ from harness.drivers.chromium_setup import ChromiumUnavailable
 from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.model import Scenario
-from harness.scenario.report import write_html, write_junit
+from harness.scenario.report import Redactor, secrets_of, write_html, write_junit
 from harness.scenario.runner import Driver, Result, play
 
 DEFAULT_REPORT_DIR = Path("reports")
@@ -86,11 +86,13 @@ def main(
         return 2
     console.print()
     failed = [r for r in results if not r.ok]
+    redact = Redactor(secrets_of(results)).text  # a failing card step may quote the PIN (curl's PKCS#11 URI)
     for result in failed:
         event = next((e for e in result.events if not e.ok), None)
         if event is not None:
             console.print(
-                f"[red]✘ {result.scenario.id}[/] step {event.index} {event.action}: {event.failure}", highlight=False
+                f"[red]✘ {result.scenario.id}[/] step {event.index} {event.action}: {redact(event.failure)}",
+                highlight=False,
             )
     console.print(
         f"{len(results) - len(failed)}/{len(results)} scenarios passed in {wall:.1f} s; "

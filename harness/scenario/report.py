@@ -5,18 +5,33 @@ URL, the card's decoded APDUs with PINs masked, the failing expectation highligh
 of the page as the driver received it and, with the Chromium driver, a screenshot of what the user
 saw — Chromium's PIN dialog and error pages included), and a coverage table by guide section.
 Screenshots are PNG files in ``screens/`` beside the page, so the page stays small.
+
+Neither report shows a code or a password in clear: the card's log already masks what VERIFY,
+CHANGE REFERENCE DATA and RESET RETRY COUNTER carry, and every text written here goes through
+``redact``, which replaces the scenario's PINs, PUKs and passwords (step arguments so named, the
+PIN typed at ``card.verify_pin``, the e-CPS password at ``phone.approve``, personas' e-CPS
+passwords and their cards' codes) wherever they stand alone, in text or as APDU hex, by ``••••``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from collections import defaultdict
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from harness.card_profile import load_profile
 from harness.scenario.runner import Result
+
+SECRET_ARGUMENTS = frozenset({"pin", "puk", "new_pin", "password", "mot_de_passe", "ecps_password"})
+"""Step arguments (and form fields) that hold a code or a password."""
+SECRET_ACTIONS = frozenset({"card.verify_pin", "phone.approve"})
+"""Actions whose one value is a code or a password."""
+MASK = "••••"
 
 STYLE = """
 body{font-family:Arial,sans-serif;margin:24px;color:#161616}h1{color:#000091}
@@ -28,6 +43,57 @@ img.shot{max-width:640px;border:1px solid #999;margin:4px 4px 0 0;display:block}
 """
 
 
+def secrets_of(results: Iterable[Result]) -> set[str]:
+    """The codes and passwords the scenarios typed or gave the world (4 characters or more: shorter
+    ones cannot be told from ordinary text, and no real code is that short)."""
+    found: set[str] = set()
+    for result in results:
+        scenario = result.scenario
+        for step in scenario.steps:
+            if isinstance(step.args, dict):
+                found |= {str(v) for k, v in step.args.items() if k in SECRET_ARGUMENTS and v is not None}
+            elif step.action in SECRET_ACTIONS and step.args is not None:
+                found.add(str(step.args))
+        for persona in scenario.personas.values():
+            if persona.ecps_password:
+                found.add(persona.ecps_password)
+            if persona.card:
+                try:
+                    profile = load_profile(persona.card)
+                except (OSError, ValueError):
+                    continue
+                found |= {profile.pin.value, profile.puk.value}
+        found.add("1234")  # the default PIN of card steps that name none
+    return {s for s in found if len(s) >= 4}
+
+
+class Redactor:
+    """Masks each secret where it stands alone (not inside a longer word or number): as text (raw
+    or HTML-escaped) in anything a step reports, and as the hex of its bytes in APDU logs (whose own
+    numbers, ``P1P2=0000``, are not codes)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        texts, hexes = set(), set()
+        for secret in secrets:
+            texts |= {re.escape(secret), re.escape(escape(secret))}
+            hexes.add(r"\s?".join(f"{b:02x}" for b in secret.encode()))
+        self._text = self._pattern(texts | hexes)
+        self._hex = self._pattern(hexes)
+
+    @staticmethod
+    def _pattern(forms: set[str]) -> re.Pattern[str] | None:
+        if not forms:
+            return None
+        alternatives = "|".join(sorted(forms, key=len, reverse=True))
+        return re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE)
+
+    def text(self, text: str) -> str:
+        return self._text.sub(MASK, text) if self._text else text
+
+    def apdus(self, text: str) -> str:
+        return self._hex.sub(MASK, text) if self._hex else text
+
+
 def write_junit(results: list[Result], path: Path) -> Path:
     suite = ET.Element(
         "testsuite",
@@ -36,6 +102,7 @@ def write_junit(results: list[Result], path: Path) -> Path:
         failures=str(sum(not r.ok for r in results)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
+    redact = Redactor(secrets_of(results)).text
     for result in results:
         case = ET.SubElement(
             suite, "testcase", classname=result.scenario.guide, name=f"{result.scenario.id} {result.scenario.title}",
@@ -45,7 +112,7 @@ def write_junit(results: list[Result], path: Path) -> Path:
             failed = next((e for e in result.events if not e.ok), None)
             message = failed.failure if failed else "the scenario stopped early"
             where = f"step {failed.index} ({failed.action})" if failed else ""
-            ET.SubElement(case, "failure", message=message).text = f"{result.path}: {where}: {message}"
+            ET.SubElement(case, "failure", message=redact(message)).text = redact(f"{result.path}: {where}: {message}")
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
     return path
@@ -63,32 +130,31 @@ def _screens(result: Result, folder: Path) -> dict[int, list[str]]:
     return paths
 
 
-def _timeline(result: Result, screens: dict[int, list[str]]) -> str:
+def _timeline(result: Result, screens: dict[int, list[str]], redact: Redactor) -> str:
     rows = []
+    text = redact.text
     for event in result.events:
         mark = '<span class="pass">✔</span>' if event.ok else '<span class="fail">✘</span>'
         extra = ""
         if event.failure:
-            extra += f'<p class="fail">{escape(event.failure)}</p>'
+            extra += f'<p class="fail">{escape(text(event.failure))}</p>'
         for shot in screens.get(event.index, []):
             extra += f'<a href="{shot}"><img class="shot" loading="lazy" src="{shot}" alt="screenshot"></a>'
         if event.http:
-            extra += f"<details><summary>{len(event.http)} HTTP exchanges</summary><pre>{escape(chr(10).join(event.http))}</pre></details>"
+            extra += f"<details><summary>{len(event.http)} HTTP exchanges</summary><pre>{escape(text(chr(10).join(event.http)))}</pre></details>"
         for token in event.jwts:
-            extra += (
-                f"<details><summary>JWT — {escape(token.splitlines()[0])}</summary><pre>{escape(token)}</pre></details>"
-            )
+            extra += f"<details><summary>JWT — {escape(text(token.splitlines()[0]))}</summary><pre>{escape(text(token))}</pre></details>"
         if event.apdus:
-            extra += f"<details><summary>{len(event.apdus)} APDUs</summary><pre>{escape(chr(10).join(event.apdus))}</pre></details>"
+            extra += f"<details><summary>{len(event.apdus)} APDUs</summary><pre>{escape(redact.apdus(chr(10).join(event.apdus)))}</pre></details>"
         if event.snapshot:
             extra += (
-                f'<details><summary>page snapshot</summary><iframe sandbox srcdoc="{escape(event.snapshot, quote=True)}">'
+                f'<details><summary>page snapshot</summary><iframe sandbox srcdoc="{escape(text(event.snapshot), quote=True)}">'
                 "</iframe></details>"
             )
         rows.append(
             f'<tr class="{"" if event.ok else "failed"}"><td>{event.index}</td><td>{mark}</td><td>{escape(event.action)}</td>'
-            f"<td>{escape(event.detail)}{extra}</td><td>{escape(event.screen)}</td><td>{event.status or ''}</td>"
-            f"<td>{escape(event.url)}</td><td>{event.seconds * 1000:.0f} ms</td></tr>"
+            f"<td>{escape(text(event.detail))}{extra}</td><td>{escape(event.screen)}</td><td>{event.status or ''}</td>"
+            f"<td>{escape(text(event.url))}</td><td>{event.seconds * 1000:.0f} ms</td></tr>"
         )
     head = "<tr><th>#</th><th></th><th>action</th><th>detail</th><th>screen</th><th>HTTP</th><th>URL</th><th>time</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
@@ -96,6 +162,7 @@ def _timeline(result: Result, screens: dict[int, list[str]]) -> str:
 
 def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
     shutil.rmtree(path.parent / "screens", ignore_errors=True)  # no screenshot of an earlier run survives
+    redact = Redactor(secrets_of(results))
     passed = sum(r.ok for r in results)
     coverage: dict[str, list[Result]] = defaultdict(list)
     for result in results:
@@ -115,7 +182,7 @@ def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
         f'<h2 id="{r.scenario.id}">{r.scenario.id} — {escape(r.scenario.title)} '
         f"{'<span class=pass>PASS</span>' if r.ok else '<span class=fail>FAIL</span>'}</h2>"
         f"<p>{escape(r.scenario.guide)} · <code>{escape(str(r.path))}</code> · driver: {r.driver}</p>"
-        f"{_timeline(r, _screens(r, path.parent / 'screens'))}"
+        f"{_timeline(r, _screens(r, path.parent / 'screens'), redact)}"
         for r in results
     )
     html = (

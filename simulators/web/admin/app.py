@@ -9,6 +9,7 @@ SSL, the phone, the cards). ``make_app`` registers this module's own routes from
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -171,6 +172,51 @@ async def mailbox_page(request: web.Request) -> web.Response:
     return p.page("boite-reception", f"Messages reçus par {address}", body, site="Messagerie")
 
 
+async def openapi_handler(request: web.Request) -> web.Response:
+    served = {(r.method, r.resource.canonical) for r in request.app.router.routes() if r.resource is not None}
+    return web.json_response(openapi([r for r in ROUTES if (r.method, r.path) in served]))
+
+
+def openapi(routes: list[Route]) -> dict[str, Any]:
+    """An OpenAPI 3.1 description of ``routes`` (for schemathesis and API clients): path and query
+    parameters are strings, bodies a route's model (JSON Schema by pydantic) or any JSON object."""
+    paths: dict[str, dict[str, Any]] = {}
+    components: dict[str, Any] = {}
+    for route in routes:
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{(\w+)\}", route.path)
+        ] + [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in re.findall(r"query `\?(\w+)=", route.body)
+        ]
+        html = not route.path.startswith("/admin/")
+        operation: dict[str, Any] = {
+            "operationId": f"{route.method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', route.path)}",
+            "summary": re.sub(r"[`*]", "", route.does),
+            "parameters": parameters,
+            "responses": {
+                "default": {
+                    "description": 'the answer; errors are 4xx `{"error": …}`',
+                    "content": {"text/html" if html else "application/json": {"schema": {}}},
+                }
+            },
+        }
+        if route.method == "POST":
+            schema: dict[str, Any] = {"type": "object"}
+            if route.model is not None:
+                schema = route.model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(schema.pop("$defs", {}))
+            operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": schema}}}
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "cps-harness world admin API", "version": "1"},
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -187,6 +233,8 @@ class Route:
     handler: Handler | None = None
     """This module's handler; None for a route another module mounts (``mounted_by``)."""
     mounted_by: str = ""
+    model: type[BaseModel] | None = None
+    """The JSON body's model, for ``/admin/openapi.json`` (otherwise any JSON object)."""
 
 
 PUSH = "simulators/web/push/app.py"
@@ -204,6 +252,7 @@ ROUTES: tuple[Route, ...] = (
         '`{"advance": "+48h"}` or `{"set": iso}`',
         'moves the world clock; answers `{"now": iso}`',
         clock_post,
+        model=ClockIn,
     ),
     Route(
         "POST",
@@ -211,6 +260,7 @@ ROUTES: tuple[Route, ...] = (
         "a professional (above)",
         'adds or replaces a directory record; answers `{"national_id"}` (201)',
         directory_add,
+        model=ProfessionalIn,
     ),
     Route(
         "POST",
@@ -219,6 +269,7 @@ ROUTES: tuple[Route, ...] = (
         "contacts updated at the order: the directory holds them 48 h (pharmacists) or 72 h (doctors) later; "
         'answers `{"effective_at"}` (202)',
         order_update,
+        model=ContactsIn,
     ),
     Route(
         "GET",
@@ -233,8 +284,16 @@ ROUTES: tuple[Route, ...] = (
         '`{"outbox_drop": [addresses], "outbox_delay": "10min"}`',
         "replaces the outbox faults: messages to those addresses are lost; every message arrives that late",
         faults,
+        model=FaultsIn,
     ),
     Route("GET", "/boite/{address}", "", "a trainer's view of a mailbox or SMS inbox (HTML)", mailbox_page),
+    Route(
+        "GET",
+        "/admin/openapi.json",
+        "",
+        "this API as OpenAPI 3.1 (generated from this table: the routes this world serves)",
+        openapi_handler,
+    ),
     Route("GET", "/admin/phones/{device}/pushes", "", "the phone's pending pushes", mounted_by=PUSH),
     Route("GET", "/admin/pushes/{push}", "", "one push and its status", mounted_by=PUSH),
     Route(

@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ ACR = "eidas1"
 REALM_UUID = "550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd"
 """The realm prefix of PSC's ``sub`` as seen in published samples (``f:<uuid>:<national id>``)."""
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
+PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+"""RFC 7636 §4.1: a code_verifier (and a plain or S256 code_challenge) is 43-128 unreserved characters."""
 SCOPES = ("openid", "scope_all", "profile", "email", "rpps", "identity", "eidas1")
 
 
@@ -187,8 +190,8 @@ def start_authorization(psc: PscState, params: dict[str, str], now: dt.datetime)
             raise OAuthError("invalid_request", "code_challenge_method must be S256 or plain")
         if client.require_pkce and method != "S256":
             raise OAuthError("invalid_request", "this client must use code_challenge_method=S256")
-        if not 43 <= len(challenge) <= 128:
-            raise OAuthError("invalid_request", "code_challenge must be 43 to 128 characters")
+        if not PKCE_VALUE.fullmatch(challenge):
+            raise OAuthError("invalid_request", "code_challenge must be 43 to 128 unreserved characters (RFC 7636)")
     request = AuthRequest(
         secrets.token_urlsafe(16), client, redirect_uri, state, params.get("nonce"), scope, challenge, method, now
     )
@@ -239,7 +242,9 @@ def authenticate_client(psc: PscState, basic: tuple[str, str] | None, form: dict
     else:
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
     client = psc.clients.get(client_id)
-    if client is None or not secret or not hmac.compare_digest(client.secret, secret):
+    # bytes: compare_digest raises TypeError on str with non-ASCII characters (a 500, found by fuzzing)
+    given = secret.encode("utf-8", "surrogatepass")
+    if client is None or not secret or not hmac.compare_digest(client.secret.encode(), given):
         raise OAuthError("invalid_client", "client authentication failed", 401)
     return client
 
@@ -251,6 +256,8 @@ def _check_pkce(grant: Grant, verifier: str | None) -> None:
         return
     if verifier is None:
         raise OAuthError("invalid_grant", "code_verifier is required")
+    if not PKCE_VALUE.fullmatch(verifier):  # also keeps non-ASCII out of the S256 transform and compare_digest
+        raise OAuthError("invalid_grant", "code_verifier must be 43 to 128 unreserved characters (RFC 7636)")
     expected = create_s256_code_challenge(verifier) if grant.code_challenge_method == "S256" else verifier
     if not hmac.compare_digest(expected, grant.code_challenge):
         raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
