@@ -85,10 +85,13 @@ def _reader_conf(port: int, driver: str) -> str:
 
 # pcscd must see its own PID in LISTEN_PID, which only the exec'd process knows: bash sets it
 # from $$ and execs pcscd in place, after moving the listening socket to fd 3 (dash cannot
-# redirect fds above 9, and the socket's number is whatever the parent had free).
+# redirect fds above 9, and the socket's number is whatever the parent had free). setpriv
+# (util-linux) asks the kernel to send pcscd SIGTERM if its parent dies, so a harness killed
+# outright (SIGKILL, or SIGTERM, which skips atexit) leaves no daemon behind; it execs in place,
+# so the PID stays the one in LISTEN_PID.
 _LAUNCH = (
     '{ [ "$SOCKET_FD" = 3 ] || exec 3<&"$SOCKET_FD" {SOCKET_FD}<&-; } '
-    '&& export LISTEN_FDS=1 LISTEN_PID=$$ && exec "$0" "$@"'
+    '&& export LISTEN_FDS=1 LISTEN_PID=$$ && exec /usr/bin/setpriv --pdeathsig TERM -- "$0" "$@"'
 )
 
 

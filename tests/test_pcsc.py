@@ -117,3 +117,36 @@ def test_stop_is_idempotent() -> None:
     stack.stop()
     with pytest.raises(PcscStackError, match="not started"):
         _ = stack.socket_path
+
+
+def test_a_killed_harness_leaves_no_pcscd_behind(tmp_path: Path) -> None:
+    """SIGKILL skips every clean-up of ours: the kernel's parent-death signal stops pcscd anyway."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "from harness.pcsc import PcscStack; import time; "
+        "s = PcscStack().start(); print(s.pids[0], flush=True); time.sleep(60)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        daemon = int(owner.stdout.readline())
+        assert Path(f"/proc/{daemon}").exists()
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=10)
+
+        def running() -> bool:  # a zombie waiting for init to reap it is not running
+            try:
+                return Path(f"/proc/{daemon}/stat").read_text().split(") ")[1][0] != "Z"
+            except (FileNotFoundError, ProcessLookupError):
+                return False
+
+        deadline = time.monotonic() + 5
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(), "pcscd outlived the process that started it"
+    finally:
+        owner.kill()
