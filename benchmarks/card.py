@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/card.py [--n 2000] [--reps 3] [--n-local 20000] [--json PATH] [--skip-pkcs11]
+    .venv/bin/python -m benchmarks.card [--n 2000] [--reps 3] [--n-local 20000] [--json PATH] [--skip-pkcs11]
 
 It needs the system packages of ``./bootstrap.sh`` (pcscd, the vpcd driver, OpenSC). It
 prints one table and writes the same numbers, with the raw per-repetition medians, as JSON to
@@ -56,6 +56,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.common import Row, Target, timed
 from harness.card_host import CardHost
 from harness.card_profile import load_profile, make_card
 from harness.card_run import OPENSC_PKCS11
@@ -168,6 +169,12 @@ class TimedCard:
         self.card = card
         self.faults: Faults = card.faults
         self.samples: dict[bytes, list[int]] = {}
+        self.busy_ns = 0
+        """Total time spent in the card's own ``process()``: what the card costs in a longer exchange."""
+
+    @property
+    def log(self) -> Any:
+        return self.card.log
 
     def power_on(self) -> bytes:
         answer: bytes = self.card.power_on()
@@ -176,7 +183,9 @@ class TimedCard:
     def process(self, apdu: bytes) -> bytes:
         t0 = time.perf_counter_ns()
         answer: bytes = self.card.process(apdu)
-        self.samples.setdefault(apdu, []).append(time.perf_counter_ns() - t0)
+        spent = time.perf_counter_ns() - t0
+        self.samples.setdefault(apdu, []).append(spent)
+        self.busy_ns += spent
         return answer
 
 
@@ -299,6 +308,47 @@ class ToolRuns:
     def median_s(self) -> float:
         return statistics.median(self.seconds)
 
+    def add(self, run: ToolRun) -> None:
+        self.seconds.append(run.seconds)
+        self.exit_codes.append(run.code)
+        self.reported_errors.append(run.reported_errors)
+        self.apdus.append(len(run.entries))
+        self.get_responses.append(sum(1 for e in run.entries if len(e.command) > 1 and e.command[1] == 0xC0))
+        if (run.code != 0 or run.reported_errors) and not self.first_error:
+            self.first_error = run.first_error
+
+
+def on_card(host: CardHost, card: Any, command: Sequence[str], timeout: float = PKCS11_TIMEOUT) -> ToolRun:
+    """``command`` against ``card``, alone in reader 0 for the run: wall time, exit code, output, APDUs."""
+    host.insert(card, reader=OURS_READER)
+    before = len(card.log)  # pcscd's power-up exchanges, if any
+    try:
+        seconds, code, output = timed(command, host.client_env(), timeout)
+    finally:
+        host.remove(OURS_READER)
+    return ToolRun(seconds, code, output, list(card.log)[before:])
+
+
+@dataclass
+class ToolRun:
+    seconds: float
+    code: int
+    output: str
+    entries: list[Any]
+
+    @property
+    def reported_errors(self) -> int | None:
+        """pkcs11-tool's own "N errors" count of ``--test``, None if it did not get that far."""
+        count = re.search(r"^(\d+|No) errors?$", self.output, re.MULTILINE)
+        return None if count is None else 0 if count[1] == "No" else int(count[1])
+
+    @property
+    def first_error(self) -> str:
+        errors = [
+            " ".join(line.split()) for line in self.output.splitlines() if "ERR" in line or "error" in line.lower()
+        ]
+        return errors[0] if errors else f"exit {self.code}"
+
 
 def pkcs11_test(host: CardHost, pki: Pki, runs: int) -> ToolRuns:
     command = ["pkcs11-tool", "--module", OPENSC_PKCS11, "--login", "--pin", PIN, "--test"]
@@ -306,29 +356,7 @@ def pkcs11_test(host: CardHost, pki: Pki, runs: int) -> ToolRuns:
     profile = load_profile(PROFILE)
     for _ in range(runs):
         card, _ = make_card(profile, pki)  # a fresh card every run: PIN tries intact, nothing verified
-        host.insert(card, reader=OURS_READER)
-        before = len(card.log)  # pcscd's power-up exchanges, if any
-        try:
-            start = time.perf_counter()
-            try:
-                done = subprocess.run(
-                    command, env=host.client_env(), capture_output=True, text=True, timeout=PKCS11_TIMEOUT, check=False
-                )
-                code, output = done.returncode, done.stdout + done.stderr
-            except subprocess.TimeoutExpired:
-                code, output = -1, f"ERR: timed out after {PKCS11_TIMEOUT:.0f} s"
-            result.seconds.append(time.perf_counter() - start)
-        finally:
-            host.remove(OURS_READER)
-        entries = list(card.log)[before:]
-        result.apdus.append(len(entries))
-        result.get_responses.append(sum(1 for e in entries if len(e.command) > 1 and e.command[1] == 0xC0))
-        result.exit_codes.append(code)
-        count = re.search(r"^(\d+|No) errors?$", output, re.MULTILINE)
-        result.reported_errors.append(None if count is None else 0 if count[1] == "No" else int(count[1]))
-        errors = [" ".join(line.split()) for line in output.splitlines() if "ERR" in line or "error" in line.lower()]
-        if (code != 0 or result.reported_errors[-1]) and not result.first_error:
-            result.first_error = errors[0] if errors else f"exit {code}"
+        result.add(on_card(host, card, command))
     return result
 
 
@@ -442,7 +470,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
+@dataclass
+class CardResults:
+    """Everything one card benchmark measured: rows 1, 2 and (unless skipped) 3."""
+
+    local: dict[str, dict[str, Stats]]
+    remote: dict[str, RoundTrip]
+    protocols: dict[str, str]
+    tool: ToolRuns | None
+    config: dict[str, Any]
+
+
+def measure(args: argparse.Namespace, log: Callable[[str], None]) -> CardResults:
+    """Rows 1-3 (``args`` as ``parse_args`` makes them); ``log`` is told what is running."""
     pki = Pki()
     profile = load_profile(PROFILE)
 
@@ -462,22 +502,27 @@ def run(args: argparse.Namespace, console: Console) -> int:
         # CardHost.insert is annotated with CpxCard, but the transport takes any vpcd `Card`
         host.insert(cards["ours"], reader=OURS_READER)
         host.insert(cards["echo"], reader=ECHO_READER)
-        console.print(f"[dim]stack up: {host.reader(0).name!r} (ours), {host.reader(1).name!r} (echo)[/]")
+        log(f"stack up: {host.reader(0).name!r} (ours), {host.reader(1).name!r} (echo)")
         remote, protocols = round_trips(host, cards, args.n, args.reps)
         host.remove(ECHO_READER)  # OpenSC must see our card only
         host.remove(OURS_READER)
         if not args.skip_pkcs11:
             tool = pkcs11_test(host, pki, args.reps)
+    config = {"n": args.n, "reps": args.reps, "n_local": args.n_local, "warmup": WARMUP, "profile": PROFILE}
+    return CardResults(local, remote, protocols, tool, config)
 
-    console.print(build_table(local, remote, tool, args.n, args.reps))
-    payload = {
+
+def payload(results: CardResults) -> dict[str, Any]:
+    """The JSON of a card run, with every repetition's medians."""
+    remote = results.remote
+    return {
         "benchmark": "card",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "config": {"n": args.n, "reps": args.reps, "n_local": args.n_local, "warmup": WARMUP, "profile": PROFILE},
+        "config": results.config,
         "target_ratio": TARGET_RATIO,
-        "in_process": {name: {card: asdict(s) for card, s in by.items()} for name, by in local.items()},
+        "in_process": {name: {card: asdict(s) for card, s in by.items()} for name, by in results.local.items()},
         "round_trip": {
             case.name: {
                 "apdu": case.apdu.hex(),
@@ -488,12 +533,73 @@ def run(args: argparse.Namespace, console: Console) -> int:
             }
             for case in CASES
         },
-        "protocols": protocols,
+        "protocols": results.protocols,
         "pkcs11_test": None
-        if tool is None
-        else {"median_s": tool.median_s, **asdict(tool), "command": "pkcs11-tool --login --pin 1234 --test"},
+        if results.tool is None
+        else {
+            "median_s": results.tool.median_s,
+            **asdict(results.tool),
+            "command": "pkcs11-tool --login --pin 1234 --test",
+        },
     }
-    write_json(args.json, payload)
+
+
+def rows(results: CardResults) -> list[Row]:
+    """The summary table's card rows: round trips through pcscd (target), then in-process rates."""
+    out = []
+    for case in CASES:
+        trip = results.remote[case.name]
+        ours, echo = trip.client["ours"], trip.client["echo"]
+        out.append(
+            Row(
+                "card",
+                f"APDU round trip through pcscd: {case.name}",
+                "s",
+                ours.median_us / 1e6,
+                echo.median_us / 1e6,
+                "echo card, same pcscd",
+                Target("ratio_max", TARGET_RATIO, f"≤ {TARGET_RATIO}× echo"),
+                f"{ours.n:,} APDUs each, interleaved; our card's own process() in situ: "
+                f"{trip.in_situ['ours'].median_us:.0f} µs (echo {trip.in_situ['echo'].median_us:.1f} µs)",
+                {
+                    "ours_rep_medians_s": [v / 1e6 for v in ours.rep_medians_us],
+                    "anchor_rep_medians_s": [v / 1e6 for v in echo.rep_medians_us],
+                },
+            )
+        )
+    for name, by_card in results.local.items():
+        ours, echo = by_card["ours"], by_card["echo"]
+        out.append(
+            Row(
+                "card",
+                f"in-process APDUs per second: {name}",
+                "APDU/s",
+                ours.per_second,
+                echo.per_second,
+                "echo card",
+                None,
+                f"card.process() alone, no I/O: median {ours.median_us:.1f} µs vs {echo.median_us:.2f} µs",
+            )
+        )
+    if results.tool is not None:
+        tool = results.tool
+        out.append(
+            Row(
+                "card",
+                "pkcs11-tool --login --test, our card alone",
+                "s",
+                tool.median_s,
+                note=f"{statistics.median(tool.apdus):.0f} APDUs a run",
+                samples={"ours_s": tool.seconds},
+            )
+        )
+    return out
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    results = measure(args, lambda text: console.print(f"[dim]{text}[/]"))
+    console.print(build_table(results.local, results.remote, results.tool, args.n, args.reps))
+    write_json(args.json, payload(results))
     console.print(f"[dim]results written to {args.json}[/]")
     return 0
 

@@ -381,3 +381,26 @@ def test_profiles_can_start_blocked(session_pki: Pki, tmp_path: Path) -> None:
     too_many.write_text(text.replace('pin: {value: "1234"}', 'pin: {value: "1234", tries_left: 5}'))
     with pytest.raises(DataFileError, match="tries_left cannot exceed max_tries"):
         load_profile(too_many)
+
+
+@pytest.mark.parametrize("digest_bytes", [20, 28, 32, 48, 64])
+def test_digest_info_signatures_are_the_same_bytes_by_openssl_and_by_hand(digest_bytes: int) -> None:
+    """The OpenSSL fast path gives exactly the card's own PKCS#1 type-1 block raised to d."""
+    from simulators.card.security import DIGEST_INFOS, KeyUse, RsaKey
+
+    prefix = next(p for p, algorithm in DIGEST_INFOS if algorithm.digest_size == digest_bytes)
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = RsaKey(0x81, private, KeyUse.AUTHENTICATION, 0, 0, 0)
+    data = prefix + bytes(range(digest_bytes))
+    k = private.key_size // 8
+    block = b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
+    numbers = private.private_numbers()
+    by_hand = pow(int.from_bytes(block, "big"), numbers.d, numbers.public_numbers.n).to_bytes(k, "big")
+    assert key.sign_pkcs1(data) == by_hand
+    other = prefix[:-1] + bytes([prefix[-1] + 1]) + bytes(digest_bytes + 1)  # not a DigestInfo: the CRT path
+    assert (
+        pow(int.from_bytes(key.sign_pkcs1(other), "big"), 65537, numbers.public_numbers.n).to_bytes(k, "big")[
+            -len(other) :
+        ]
+        == other
+    )

@@ -9,9 +9,20 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from simulators.card.apdu import SW, CardError
+
+DIGEST_INFOS: tuple[tuple[bytes, hashes.HashAlgorithm], ...] = (
+    (bytes.fromhex("3021300906052b0e03021a05000414"), hashes.SHA1()),
+    (bytes.fromhex("302d300d06096086480165030402040500041c"), hashes.SHA224()),
+    (bytes.fromhex("3031300d060960864801650304020105000420"), hashes.SHA256()),
+    (bytes.fromhex("3041300d060960864801650304020205000430"), hashes.SHA384()),
+    (bytes.fromhex("3051300d060960864801650304020305000440"), hashes.SHA512()),
+)
+"""RFC 8017 §9.2 DigestInfo prefixes: an input that is exactly one of these is signed by OpenSSL."""
 
 
 @dataclass
@@ -99,8 +110,13 @@ class RsaKey:
         k = self.size_bytes
         if len(data) > k * MAX_SIGN_INPUT_PERCENT // 100:
             raise CardError(SW.WRONG_LENGTH, f"input over {MAX_SIGN_INPUT_PERCENT} % of the modulus")
+        signer = key or self.key
+        for prefix, algorithm in DIGEST_INFOS:
+            if data.startswith(prefix) and len(data) == len(prefix) + algorithm.digest_size:
+                # the same bytes as below (PKCS#1 v1.5 is deterministic), by OpenSSL: ten times faster
+                return signer.sign(data[len(prefix) :], padding.PKCS1v15(), Prehashed(algorithm))
         block = b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
-        numbers = (key or self.key).private_numbers()
+        numbers = signer.private_numbers()
         m = int.from_bytes(block, "big")
         # CRT: two half-size exponentiations, as a card's coprocessor does.
         s1 = pow(m, numbers.dmp1, numbers.p)
