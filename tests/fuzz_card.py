@@ -220,6 +220,7 @@ class ChvModel:
     min_length: int
     max_length: int
     verified: bool = False
+    name: str = "code"
 
     def well_formed(self, candidate: bytes) -> bool:
         return self.min_length <= len(candidate) <= self.max_length
@@ -237,6 +238,12 @@ class ChvModel:
             return 0x6983 if self.tries == 0 else 0x63C0 | self.tries
         self.tries, self.verified = self.max_tries, True
         return 0x9000
+
+    def status(self) -> int:
+        """The answer to a VERIFY without data: spends nothing."""
+        if self.tries == 0:
+            return 0x6983
+        return 0x9000 if self.verified else 0x63C0 | self.tries
 
 
 def split_apdu(apdu: bytes) -> tuple[bytes, bool]:
@@ -256,8 +263,8 @@ class Oracle:
     def __init__(self, card: CpxCard, *, keep_trace: bool = True) -> None:
         self.card = card
         chvs = card.security.chvs
-        self.pin = ChvModel(chvs[PIN_REF].value, chvs[PIN_REF].tries_left, chvs[PIN_REF].max_tries, 4, 8)
-        self.puk = ChvModel(chvs[PUK_REF].value, chvs[PUK_REF].tries_left, chvs[PUK_REF].max_tries, 8, 8)
+        self.pin = ChvModel(chvs[PIN_REF].value, chvs[PIN_REF].tries_left, chvs[PIN_REF].max_tries, 4, 8, name="PIN")
+        self.puk = ChvModel(chvs[PUK_REF].value, chvs[PUK_REF].tries_left, chvs[PUK_REF].max_tries, 8, 8, name="PUK")
         self.trace: list[str] = []
         self.keep_trace = keep_trace
         self.stats: Counter[str] = Counter()

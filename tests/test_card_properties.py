@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from fuzz_card import ChvModel  # one model of a code's counter, shared with the mutation fuzzer
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -712,41 +713,6 @@ def test_the_guard_sees_successes(session_pki: Pki) -> None:
 # =================================================================================================
 
 
-@dataclasses.dataclass
-class ChvModel:
-    """What the card should remember of one code: value, counter, and verification status."""
-
-    name: str
-    value: bytes
-    tries: int
-    max_tries: int
-    min_length: int
-    max_length: int
-    verified: bool = False
-
-    def well_formed(self, candidate: bytes) -> bool:
-        return self.min_length <= len(candidate) <= self.max_length
-
-    def compare(self, candidate: bytes) -> int:
-        """The status word of presenting ``candidate``: blocked 6983, malformed 6A80 (no try
-        spent), wrong 63Cx with one try fewer (6983 on the last), right 9000 and counter reset."""
-        if self.tries == 0:
-            return 0x6983
-        if not self.well_formed(candidate):
-            return 0x6A80
-        if candidate != self.value:
-            self.tries -= 1
-            self.verified = False
-            return 0x6983 if self.tries == 0 else 0x63C0 | self.tries
-        self.tries, self.verified = self.max_tries, True
-        return 0x9000
-
-    def status(self) -> int:
-        if self.tries == 0:
-            return 0x6983
-        return 0x9000 if self.verified else 0x63C0 | self.tries
-
-
 def codes(chv: ChvModel) -> st.SearchStrategy[bytes]:
     """Candidates for ``chv``: the right one, wrong ones of its length or of any allowed length,
     and malformed ones."""
@@ -776,8 +742,8 @@ class Counters(RuleBasedStateMachine):
         super().__init__()
         self.spec = spec
         self.card: CpxCard | None = None
-        self.pin = ChvModel("PIN", PIN, 3, 3, 4, 8)
-        self.puk = ChvModel("PUK", PUK, 3, 3, 8, 8)
+        self.pin = ChvModel(PIN, 3, 3, 4, 8, name="PIN")
+        self.puk = ChvModel(PUK, 3, 3, 8, 8, name="PUK")
         self.trace: list[str] = []
 
     @initialize(
@@ -789,8 +755,8 @@ class Counters(RuleBasedStateMachine):
     def build(self, pin: str, puk: str, pin_counter: tuple[int, int], puk_counter: tuple[int, int]) -> None:
         (pin_max, pin_left), (puk_max, puk_left) = pin_counter, puk_counter
         self.card = fresh_card(self.spec, pin=Code(pin, pin_left, pin_max), puk=Code(puk, puk_left, puk_max))
-        self.pin = ChvModel("PIN", pin.encode(), pin_left, pin_max, 4, 8)
-        self.puk = ChvModel("PUK", puk.encode(), puk_left, puk_max, 8, 8)
+        self.pin = ChvModel(pin.encode(), pin_left, pin_max, 4, 8, name="PIN")
+        self.puk = ChvModel(puk.encode(), puk_left, puk_max, 8, 8, name="PUK")
 
     def where(self) -> str:
         return "; " + where(self.trace)
