@@ -331,10 +331,16 @@ class ChromiumBrowser(Browser):
     async def screenshot(self) -> bytes | None:
         if self._page is None:
             return None
-        try:
-            return await self._page.screenshot(timeout=15_000)
-        except PlaywrightError:
-            return None
+        reason = ""
+        for _ in range(3):  # after a failed navigation Chromium is still committing its error page
+            try:
+                await self._page.wait_for_load_state("load", timeout=10_000)
+                return await self._page.screenshot(timeout=15_000)
+            except PlaywrightError as exc:
+                reason = str(exc).splitlines()[0]
+                await asyncio.sleep(0.5)
+        self.exchanges.append(f"(no screenshot: {reason})")  # the report says why the picture is missing
+        return None
 
     async def _answer_pin_dialog(self, pin: str) -> None:
         """Headful: photograph Chromium's PIN dialog and type the PIN into it, once per step."""
