@@ -42,7 +42,7 @@ from harness.scenario.loader import load
 from harness.scenario.runner import play
 from harness.world import World
 from simulators.card.cpx import CpxCard
-from simulators.web.igc.rules import answer_ocsp
+from simulators.web.igc.rules import answer_ocsp, build_crl
 
 PHARMACIST = Professional("899700075122", "PHARMACH0007512", "CAROLE", "Pharmacien")
 VITALE_ATR = bytes.fromhex("3B6800000073C84013009000")
@@ -259,7 +259,7 @@ def test_revocation_by_crl_and_ocsp(pki: Pki, now: dt.datetime) -> None:
     der, issuer = der_of(certificate), pki.cards.personnes.certificate
 
     def crl(at: dt.datetime) -> bytes:
-        return pki.cards.crl(at).public_bytes(serialization.Encoding.DER)
+        return build_crl(pki.cards.authorities["personnes"], at).public_bytes(serialization.Encoding.DER)
 
     good = c.check_revocation(der, issuer, crl(now), ocsp_answer(pki, certificate, now), now)
     assert good.ok and good.data == {"crl": "good", "ocsp": "good"}

@@ -23,7 +23,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from simulators.web.testssl.rules import OUTCOMES, READ_ADVICE, SUPPORT
-from simulators.web.wallet.rules import INCIDENT_FORM
+from simulators.web.wording import INCIDENT_FORM
 
 Status = Literal["ok", "fail", "skip"]
 

@@ -25,7 +25,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from harness.pki.keys import KeyStore
 from harness.pki.names import PERSONNES_CN, ROOT_CN, ca_name, professional_name
 from simulators.web import hosts
-from simulators.web.igc.rules import AuthorityState, Revocation, answer_ocsp, build_crl
+from simulators.world.authorities import AuthorityState, Revocation
 
 CA_NOT_BEFORE = dt.datetime(2013, 6, 25, tzinfo=dt.UTC)
 CA_NOT_AFTER = dt.datetime(2033, 6, 25, tzinfo=dt.UTC)
@@ -268,12 +268,6 @@ class CardPki:
         if serial not in self.personnes.issued:
             raise ValueError(f"certificate {serial:X} was not issued by {PERSONNES_CN}")
         self.personnes.revoked[serial] = Revocation(serial, when, reason)
-
-    def crl(self, now: dt.datetime, authority: str = "personnes") -> x509.CertificateRevocationList:
-        return build_crl(self.authorities[authority], now)
-
-    def ocsp_response(self, request_der: bytes, now: dt.datetime) -> bytes:
-        return answer_ocsp(request_der, self.authorities.values(), now)
 
 
 def _key_usage(**allowed: bool) -> x509.KeyUsage:

@@ -15,7 +15,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from simulators.web import hosts
-from simulators.web.igc.rules import AuthorityState, answer_ocsp, build_crl
+from simulators.web.igc.rules import answer_ocsp, build_crl
+from simulators.world.authorities import AuthorityState
 
 Clock = Callable[[], dt.datetime]
 

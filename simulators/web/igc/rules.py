@@ -8,37 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
+
+from simulators.world.authorities import AuthorityState
 
 CRL_LIFETIME = dt.timedelta(days=7)
 OCSP_LIFETIME = dt.timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Revocation:
-    serial: int
-    revoked_at: dt.datetime
-    reason: x509.ReasonFlags = x509.ReasonFlags.key_compromise
-
-
-@dataclass
-class AuthorityState:
-    """What a CA knows of its own certificates: which serials it issued, which it revoked."""
-
-    certificate: x509.Certificate
-    key: rsa.RSAPrivateKey
-    issued: set[int] = field(default_factory=set)
-    revoked: dict[int, Revocation] = field(default_factory=dict)
-
-    def revocations_at(self, now: dt.datetime) -> list[Revocation]:
-        """Revocations already in force at ``now`` (a revocation dated later is not yet known)."""
-        return sorted((r for r in self.revoked.values() if r.revoked_at <= now), key=lambda r: r.serial)
 
 
 def build_crl(authority: AuthorityState, now: dt.datetime) -> x509.CertificateRevocationList:
@@ -122,71 +101,3 @@ def _status(
     if serial in authority.issued:
         return ocsp.OCSPCertStatus.GOOD, None, None
     return ocsp.OCSPCertStatus.UNKNOWN, None, None
-
-
-@dataclass(frozen=True)
-class CertificateCheck:
-    """What a relying site concludes about a client certificate, on the world clock.
-
-    ``status``: ``valid``, ``absent``, ``unknown-ca``, ``expired``, ``not-yet-valid``,
-    ``revoked`` or ``bad-usage``; the identity fields come from the CPS subject
-    (``CN=<national id>+SN=<nom>+GN=<prénom>, title=<profession>``) whatever the status.
-    """
-
-    status: str
-    certificate: x509.Certificate | None = None
-    issuer: AuthorityState | None = None
-    national_id: str | None = None
-    surname: str | None = None
-    given_name: str | None = None
-    profession: str | None = None
-
-
-def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else None
-
-
-def check_certificate(
-    certificate_der: bytes | None, authorities: Iterable[AuthorityState], now: dt.datetime
-) -> CertificateCheck:
-    """Chain (one level, to a CA we run), validity at ``now``, revocation, authentication usage."""
-    if not certificate_der:
-        return CertificateCheck("absent")
-    try:
-        certificate = x509.load_der_x509_certificate(certificate_der)
-    except ValueError:
-        return CertificateCheck("unknown-ca")
-    subject = certificate.subject
-    identity = {
-        "national_id": _attribute(subject, x509.NameOID.COMMON_NAME),
-        "surname": _attribute(subject, x509.NameOID.SURNAME),
-        "given_name": _attribute(subject, x509.NameOID.GIVEN_NAME),
-        "profession": _attribute(subject, x509.NameOID.TITLE),
-    }
-    issuer = None
-    for authority in authorities:
-        if authority.certificate.subject != certificate.issuer:
-            continue
-        try:
-            certificate.verify_directly_issued_by(authority.certificate)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        issuer = authority
-        break
-    if issuer is None:
-        return CertificateCheck("unknown-ca", certificate, None, **identity)
-    if now < certificate.not_valid_before_utc:
-        return CertificateCheck("not-yet-valid", certificate, issuer, **identity)
-    if now > certificate.not_valid_after_utc:
-        return CertificateCheck("expired", certificate, issuer, **identity)
-    if any(r.serial == certificate.serial_number for r in issuer.revocations_at(now)):
-        return CertificateCheck("revoked", certificate, issuer, **identity)
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-        authentication = usage.digital_signature
-    except x509.ExtensionNotFound:
-        authentication = False
-    if not authentication:
-        return CertificateCheck("bad-usage", certificate, issuer, **identity)
-    return CertificateCheck("valid", certificate, issuer, **identity)

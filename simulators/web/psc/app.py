@@ -21,8 +21,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from simulators.web import page as p
-from simulators.web.igc.rules import AuthorityState, check_certificate
+from simulators.web.certificates import check_certificate, peer_certificate
+from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
+from simulators.web.national_id import check_national_id
 from simulators.web.psc.rules import (
     ACR,
     CIBA_GRANT,
@@ -49,8 +51,8 @@ from simulators.web.psc.rules import (
     tokens,
     userinfo,
 )
-from simulators.web.wallet.app import form_fields, peer_certificate
-from simulators.web.wallet.rules import CARD_ADVICE, SUPPORT, Refusal, check_national_id
+from simulators.web.wording import CARD_ADVICE, SUPPORT, Refusal
+from simulators.world.authorities import AuthorityState
 from simulators.world.ecps import EcpsError, PushStatus
 from simulators.world.state import WorldState
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from simulators.web import page as p
+from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
-from simulators.web.wallet.app import form_fields
-from simulators.web.wallet.rules import Refusal, WalletState, phone_scans
+from simulators.web.wallet.rules import WalletState, phone_scans
+from simulators.web.wording import Refusal
 from simulators.world.ecps import EcpsError, Push
 from simulators.world.state import WorldState
 

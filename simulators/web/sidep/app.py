@@ -21,10 +21,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from simulators.web import page as p
+from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
 from simulators.web.sidep.rules import SIDEP_SUPPORT, Accounts, Kind, LoginRefused
-from simulators.web.wallet.app import form_fields
-from simulators.web.wallet.rules import SUPPORT
+from simulators.web.wording import SUPPORT
 from simulators.world.state import WorldState
 
 SITE = "SI-DEP — Système d'information de dépistage"

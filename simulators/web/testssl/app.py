@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from aiohttp import web
 
 from simulators.web import page as p
-from simulators.web.igc.rules import AuthorityState, check_certificate
+from simulators.web.certificates import check_certificate, peer_certificate
 from simulators.web.jsonapi import error, read_object
 from simulators.web.testssl.rules import CardReport, build_report, parse_tls_max, tls_max_name
-from simulators.web.wallet.app import peer_certificate
+from simulators.world.authorities import AuthorityState
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ OpenSSL's print format (``Sep  1 11:46:48 2018 GMT``) and ``Vérification SUCCES
 ``SSL_CLIENT_VERIFY``). A failed check is written the same way, ``FAILED:<OpenSSL's reason>``,
 and no certificate is ``NONE``; ANS does not publish those screens, so their wording is ours.
 
-The verdict itself is ``igc.rules.check_certificate`` on the world clock and CRL state: the TLS
+The verdict itself is ``certificates.check_certificate`` on the world clock and CRL state: the TLS
 layer only proves the chain (a certificate from another CA never gets this far).
 """
 
@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from simulators.web.igc.rules import CertificateCheck
+from simulators.web.certificates import CertificateCheck
 
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 """The TLS ceilings the site can be switched to (a CPS card needs 1.2: it has no RSA-PSS)."""

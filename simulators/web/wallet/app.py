@@ -13,19 +13,21 @@ from collections.abc import Callable, Iterable
 from aiohttp import web
 
 from simulators.web import page as p
-from simulators.web.igc.rules import AuthorityState
+from simulators.web.certificates import peer_certificate
+from simulators.web.forms import MAX_FORM, form_fields
+from simulators.web.national_id import check_national_id
 from simulators.web.wallet.rules import (
     Activation,
-    Refusal,
     Step,
     WalletState,
-    check_national_id,
     choose_password,
     confirm_scan,
     start_with_card,
     start_without_card,
     submit_codes,
 )
+from simulators.web.wording import Refusal
+from simulators.world.authorities import AuthorityState
 from simulators.world.state import DEFAULT_DEVICE, WorldState
 
 SITE = "Pro Santé Connect — e-CPS"
@@ -33,7 +35,6 @@ WORLD_KEY = web.AppKey("world", WorldState)
 WALLET_KEY = web.AppKey("wallet", WalletState)
 AUTHORITIES_KEY: web.AppKey[Callable[[], Iterable[AuthorityState]]] = web.AppKey("authorities")
 CARD_URL_KEY: web.AppKey[Callable[[], str]] = web.AppKey("card_url")
-MAX_FORM = 4096
 
 STATUS_BY_SCREEN = {
     "identifiant-invalide": 400,
@@ -57,21 +58,6 @@ def refusal_page(refusal: Refusal) -> web.Response:
     return p.page(
         refusal.screen, "Activation impossible", body, site=SITE, status=STATUS_BY_SCREEN.get(refusal.screen, 409)
     )
-
-
-async def form_fields(request: web.Request, *names: str) -> dict[str, str]:
-    """The named fields of a posted form; 400 with the missing names if any is absent."""
-    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        raise web.HTTPUnsupportedMediaType(text="envoyez un formulaire (application/x-www-form-urlencoded)")
-    try:
-        data = await request.post()
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="formulaire illisible") from None
-    values = {name: data.get(name) for name in names}
-    missing = [name for name, value in values.items() if not isinstance(value, str)]
-    if missing:
-        raise web.HTTPBadRequest(text=f"champ(s) manquant(s) : {', '.join(missing)}")
-    return {name: str(value) for name, value in values.items()}
 
 
 def _device(request: web.Request) -> str:
@@ -175,14 +161,6 @@ async def done(request: web.Request) -> web.Response:
 
 
 # -- with a card ------------------------------------------------------------------------------------
-def peer_certificate(request: web.Request) -> bytes | None:
-    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-    if ssl_object is None:
-        return None
-    der: bytes | None = ssl_object.getpeercert(binary_form=True)
-    return der
-
-
 async def card_start(request: web.Request) -> web.Response:
     try:
         activation, _ = start_with_card(

@@ -18,8 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from simulators import identifiers
-from simulators.web.igc.rules import AuthorityState, CertificateCheck, check_certificate
+from simulators.web.certificates import CertificateCheck, check_certificate
+from simulators.web.national_id import check_national_id
+from simulators.web.wording import CARD_ADVICE, SUPPORT, Refusal
+from simulators.world.authorities import AuthorityState
 from simulators.world.ecps import PASSWORD_DIGITS, EcpsError, valid_password
 from simulators.world.outbox import Channel
 from simulators.world.state import WorldState
@@ -29,34 +31,11 @@ CODE_LIFETIME = dt.timedelta(minutes=15)
 MAX_CODE_TRIES = 3
 QR_LIFETIME = dt.timedelta(seconds=90)
 """The activation QR code of the card path is valid 90 s (ANS FAQ)."""
-SUPPORT = "Support ANS : 0 825 852 000 (service 0,06 €/min + prix appel), 24/24 heures - 7/7 jours, ou votre CIS."
 ORDER_SITES = {
     "21": "https://e-pop.ordre.pharmacien.fr (mise à jour visible sous 48 h)",
     "10": "https://monespace.medecin.fr (mise à jour visible sous 72 h)",
     "60": "https://espace-membres.ordre-infirmiers.fr",
 }
-INCIDENT_FORM = (
-    "Carte perdue, ou code porteur et code de déblocage bloqués : complétez le formulaire d'incident "
-    "(https://esante.gouv.fr/sites/default/files/media_entity/documents/501_1.pdf) et adressez-le, avec un scan "
-    "de votre pièce d'identité, à monserviceclient.cartes@asipsante.fr."
-)
-CARD_ADVICE = (
-    "Vérifiez que votre carte est bien insérée dans le lecteur.",
-    "Installez le package ATSAM (logiciels de lecture des cartes CPS).",
-    "Essayez de renouveler ces opérations avec un autre navigateur.",
-    "Essayez de réaliser ces opérations depuis un autre poste en y branchant un lecteur de cartes.",
-    "Essayez de faire la manipulation depuis le poste d'un collègue qui a réussi à activer sa e-CPS.",
-    INCIDENT_FORM,
-    SUPPORT,
-)
-
-
-class Refusal(Exception):
-    def __init__(self, screen: str, message: str, advice: Iterable[str] = ()) -> None:
-        super().__init__(message)
-        self.screen = screen
-        self.message = message
-        self.advice = tuple(advice)
 
 
 class Step(enum.StrEnum):
@@ -104,34 +83,6 @@ class WalletState:
 
 def _digits(count: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(count))
-
-
-def check_national_id(raw: str) -> str:
-    """The national id, normalised, or a Refusal that says exactly what is wrong with it."""
-    value = "".join(raw.split()).upper()
-    if not value:
-        raise Refusal("identifiant-invalide", "Saisissez votre identifiant national.")
-    hint = "numéro RPPS précédé du chiffre 8, ou, pour les infirmiers, numéro ADELI précédé du chiffre 0"
-    if value[0] == "8":
-        rpps = value[1:]
-        if len(rpps) != 11 or not rpps.isdigit():
-            raise Refusal(
-                "identifiant-invalide",
-                f"Un identifiant RPPS compte 12 chiffres : 8 suivi des 11 chiffres du RPPS ({len(value)} saisis).",
-                [hint],
-            )
-        if not identifiers.luhn_valid(rpps):
-            raise Refusal("identifiant-invalide", "Ce numéro RPPS n'est pas valide (clé de contrôle).", [hint])
-        return value
-    if value[0] == "0":
-        if not identifiers.valid_adeli(value[1:]):
-            raise Refusal(
-                "identifiant-invalide",
-                f"Un identifiant ADELI compte 10 caractères : 0 suivi des 9 caractères ADELI ({len(value)} saisis).",
-                [hint],
-            )
-        return value
-    raise Refusal("identifiant-invalide", "L'identifiant national commence par 8 (RPPS) ou 0 (ADELI).", [hint])
 
 
 def _lock_expired(activation: Activation, now: dt.datetime) -> None:
