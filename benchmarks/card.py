@@ -57,9 +57,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.common import Row, Target, timed
-from harness.card_host import CardHost
-from harness.card_profile import load_profile, make_card
-from harness.card_run import OPENSC_PKCS11
+from harness.card.host import CardHost
+from harness.card.profile import load_profile, make_card
+from harness.middleware import OPENSC_MODULE
 from harness.pki import Pki
 from simulators.card.cpx import ATR as CPS_ATR
 from simulators.card.faults import Faults
@@ -351,7 +351,7 @@ class ToolRun:
 
 
 def pkcs11_test(host: CardHost, pki: Pki, runs: int) -> ToolRuns:
-    command = ["pkcs11-tool", "--module", OPENSC_PKCS11, "--login", "--pin", PIN, "--test"]
+    command = ["pkcs11-tool", "--module", OPENSC_MODULE, "--login", "--pin", PIN, "--test"]
     result = ToolRuns()
     profile = load_profile(PROFILE)
     for _ in range(runs):

@@ -44,7 +44,7 @@ async def child(flows: int) -> dict[str, Any]:
     """The measurement itself (in the child process): peaks before and after a busy world."""
     from benchmarks.card import PIN, PROFILE
     from benchmarks.psc import PscWorker, psc_world, run_flows
-    from harness.card_profile import load_profile, make_card
+    from harness.card.profile import load_profile, make_card
     from harness.drivers.protocol import ProtocolBrowser
     from harness.pki import Pki
 

@@ -120,8 +120,8 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
     from harness.pki import Pki
-    from harness.world import World
-    from harness.world_http import WorldTransport
+    from harness.world.assembly import World
+    from harness.world.resolver import WorldTransport
     from simulators import identifiers
     from simulators.web.psc.rules import ACR, REALM_PATH, Client, register_client
     from simulators.world.directory import Activity, Contacts, Professional

@@ -52,10 +52,9 @@ from rich.console import Console
 from benchmarks.card import PIN, PROFILE, TimedCard, on_card
 from benchmarks.common import Row, Target, abba, median, timed
 from benchmarks.report import print_notes, table
-from harness.card_host import CardHost
-from harness.card_profile import card_spec, load_profile, make_card
-from harness.card_run import OPENSC_PKCS11
-from harness.drivers.protocol import PKCS1_ONLY
+from harness.card.host import CardHost
+from harness.card.profile import card_spec, load_profile, make_card
+from harness.middleware import OPENSC_MODULE, PKCS1_ONLY
 from harness.pki import CardCredentials, Issued, Pki
 from simulators.card import layout, pkcs15
 from simulators.web import hosts
@@ -241,7 +240,7 @@ def measure(reps: int, parts: tuple[str, ...], log: Callable[[str], None]) -> Co
     theirs: dict[str, Series] = {}
     with tempfile.TemporaryDirectory(prefix="cps-bench-") as scratch, SoftHsm(credentials) as hsm, CardHost() as host:
         work = Path(scratch)
-        card_env = {**host.client_env(), "PKCS11_MODULE_PATH": OPENSC_PKCS11}
+        card_env = {**host.client_env(), "PKCS11_MODULE_PATH": OPENSC_MODULE}
         log(f"SoftHSM2 token {TOKEN_LABEL!r} in {hsm.directory}; card stack {host.stack.socket_path}")
 
         def record(series: Series, seconds: float, code: int, output: str, apdus: int = 0, busy: int = 0) -> None:
@@ -258,7 +257,7 @@ def measure(reps: int, parts: tuple[str, ...], log: Callable[[str], None]) -> Co
 
             def card_test() -> None:
                 fresh = TimedCard(layout.build_card(card_spec(profile, credentials)))  # PIN tries intact
-                run = on_card(host, fresh, ["pkcs11-tool", "--module", OPENSC_PKCS11, *test], RUN_TIMEOUT)
+                run = on_card(host, fresh, ["pkcs11-tool", "--module", OPENSC_MODULE, *test], RUN_TIMEOUT)
                 record(ours["test"], run.seconds, run.code, run.output, len(run.entries), fresh.busy_ns)
 
             def hsm_test() -> None:
@@ -314,7 +313,7 @@ def sign_on_both(
     log(f"pkcs11-tool --sign -m RSA-PKCS × {reps} per token")
     abba(
         reps,
-        lambda: sign("card", OPENSC_PKCS11, card_env, ours["sign"]),
+        lambda: sign("card", OPENSC_MODULE, card_env, ours["sign"]),
         lambda: sign("softhsm", SOFTHSM_MODULE, hsm_env, theirs["sign"]),
     )
     if len(signatures) == 2:

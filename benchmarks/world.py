@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.common import Row, Target
-from harness.pcsc import PcscStack
+from harness.pcsc.stack import PcscStack
 from harness.pki import Pki
-from harness.world import World
+from harness.world.assembly import World
 
 TARGET = 1.0
 START_TIMEOUT = 60.0

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from harness.card_host import CardHost
-from harness.card_profile import load_profile, make_card
+from harness.card.host import CardHost
+from harness.card.profile import load_profile, make_card
 from harness.pki import Pki
 from harness.scenario.loader import find, load
-from harness.scenario.runner import Result, play
-from harness.world_host import WorldHost
+from harness.scenario.player import Result, play
+from harness.world.host import WorldHost
 from simulators.card.cpx import CpxCard
 from simulators.card.faults import Faults
 

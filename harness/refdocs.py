@@ -242,7 +242,7 @@ def arguments_text(action: str, tp: Any, anchors: dict[type, str]) -> str:
 def scenario_format() -> str:
     """docs/reference/scenario-format.md, from harness/scenario/model.py and the scenario files."""
     from harness.scenario import model
-    from harness.scenario.runner import PLACEHOLDER, persona_values
+    from harness.scenario.player import PLACEHOLDER, persona_values
 
     page = "docs/reference/scenario-format.md"
     titles: dict[type, str] = {
@@ -343,13 +343,13 @@ def scenario_format() -> str:
 
 # -- card profiles -------------------------------------------------------------------------------------
 def card_profile() -> str:
-    """docs/reference/card-profile.md, from harness/card_profile.py and harness/profiles/."""
-    from harness import card_profile as cp
+    """docs/reference/card-profile.md, from harness/card/profile.py and harness/card/profiles/."""
+    from harness.card import profile as cp
 
     page = "docs/reference/card-profile.md"
     anchors: dict[type, str] = {}
     out = [
-        banner("`harness/card_profile.py` (pydantic models) and `harness/profiles/`"),
+        banner("`harness/card/profile.py` (pydantic models) and `harness/card/profiles/`"),
         "# Card profile format\n",
         first_paragraph(cp) + "\n",
         "A profile is used by name (a built-in one) or by path: `cps-harness card run --profile doctor`, "
@@ -467,13 +467,13 @@ def _visible(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 
 
 def cli() -> str:
-    """docs/reference/cli.md, from the argparse parser ``harness.cli.build_parser()``."""
-    from harness import cli as cli_module
+    """docs/reference/cli.md, from the argparse parser ``harness.cli.main.build_parser()``."""
+    from harness.cli import main as cli_module
 
     parser = cli_module.build_parser()
     commands = list(_commands(parser, parser.prog, ""))
     out = [
-        banner("the argparse parser `harness.cli.build_parser()` (with `harness/card_cli.py`)"),
+        banner("the argparse parser `harness.cli.main.build_parser()` (one module per command in `harness/cli/`)"),
         "# The `cps-harness` command\n",
         first_paragraph(cli_module) + " Installed in `.venv/bin/` by `./bootstrap.sh`. "
         "Every command takes `-h` / `--help`.\n",

@@ -44,8 +44,8 @@ from harness.diagnose.checks import (
     name_text,
     ocsp_urls,
 )
-from harness.drivers.protocol import PKCS1_ONLY
-from harness.serving import start_site
+from harness.middleware import PKCS1_ONLY
+from harness.world.sites import start_site
 from simulators.web.igc.app import OCSP_REQUEST
 from simulators.web.testssl.rules import TLS_VERSIONS
 

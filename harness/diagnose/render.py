@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from harness.diagnose.checks import INFO
-from harness.diagnose.main import Diagnosis
+from harness.diagnose.diagnosis import Diagnosis
 from simulators.web.page import STYLE, text
 from simulators.web.testssl.rules import SUPPORT
 

@@ -1,1 +1,1 @@
-"""Browser drivers for the scenario runner: protocol (HTTP client) and Chromium (the real browser)."""
+"""Browser drivers for the scenario player: protocol (an HTTP client) and Chromium (the real browser)."""

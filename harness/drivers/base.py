@@ -13,14 +13,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from harness.scenario.page import Page
+from harness.drivers.page import Page
+from harness.errors import DriverError
 
 STEP_TIMEOUT = 60.0
 """No step may take longer: a card that never answers or a dialog nobody closes ends here."""
-
-
-class DriverError(AssertionError):
-    """The step cannot be played (no form, no link, no page): the scenario is wrong, not the world."""
 
 
 class Browser(ABC):

@@ -27,18 +27,17 @@ from playwright.async_api import BrowserContext, Playwright, Response, async_pla
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page as PwPage
 
-from harness.card_run import client_env
-from harness.drivers.base import Browser, DriverError
+from harness.drivers.base import Browser
 from harness.drivers.chromium_setup import (
     CHROMIUM,
-    OPENSC_MODULE,
     ChromiumUnavailable,
     autologin_module,
     check_prerequisites,
-    make_nss_db,
 )
-from harness.scenario.page import parse_page
-from harness.world import World
+from harness.drivers.page import parse_page
+from harness.errors import DriverError
+from harness.middleware import OPENSC_MODULE, client_env, make_nss_db
+from harness.world.assembly import World
 
 NAVIGATION_TIMEOUT = 20.0
 """Seconds a navigation may take before the step fails (a dialog nobody answers, a mute card)."""

@@ -13,20 +13,12 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 
-from harness.card_run import client_env
-from harness.drivers.base import STEP_TIMEOUT, Browser, DriverError
-from harness.scenario.page import Page, parse_page
-from harness.world import World
+from harness.drivers.base import STEP_TIMEOUT, Browser
+from harness.drivers.page import Page, parse_page
+from harness.errors import DriverError
+from harness.middleware import PKCS1_ONLY, client_env
+from harness.world.assembly import World
 
-PKCS1_ONLY = """openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
-"""
-"""A TLS 1.2 client with a CPS card must offer PKCS#1 signatures only (the card has no RSA-PSS)."""
 MAX_REFRESHES = 1
 """The waiting page is polled once more on arrival, as its refresh would; the phone decides the rest."""
 

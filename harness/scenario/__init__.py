@@ -1,1 +1,1 @@
-"""Scenario files: the model (pydantic), the loader, the protocol driver that replays them."""
+"""Scenario files: the model (pydantic), the loader, the player that replays them, the reports."""

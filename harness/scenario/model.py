@@ -35,7 +35,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from harness.card_profile import FaultsModel
+from harness.card.profile import FaultsModel
 from harness.diagnose.checks import CHECK_IDS
 from harness.pki import CertVariant
 from simulators.web.psc.rules import Fault

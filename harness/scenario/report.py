@@ -24,8 +24,8 @@ from html import escape
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from harness.card_profile import load_profile
-from harness.scenario.runner import Result
+from harness.card.profile import load_profile
+from harness.scenario.player import Result
 
 SECRET_ARGUMENTS = frozenset({"pin", "puk", "new_pin", "password", "mot_de_passe", "ecps_password"})
 """Step arguments (and form fields) that hold a code or a password."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 MAX_FAILURES = 5
 """Wrong passwords before the account locks (SI-DEP's figure is not public)."""
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+CLIENT_ID = "portail-sidep"
+"""SI-DEP's client id at Pro Santé Connect (a relying party registered in every world)."""
 SIDEP_SUPPORT = "Support SI-DEP : 0 800 08 32 04"
 
 

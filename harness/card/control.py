@@ -1,0 +1,138 @@
+"""Runtime control of virtual cards over a Unix socket: what ``cps-harness card serve`` exposes.
+
+``card serve`` keeps a private stack with its readers; ``card insert/remove/reset/status/fault``
+talk to it. The same routes are plain aiohttp handlers over ``CardReader`` objects, so a world's
+admin API can mount them as they are.
+
+| method | path | body | answer |
+|---|---|---|---|
+| GET | /cards | | every reader's status (presence, PIN/PUK counters, APDU count, last removal) |
+| POST | /cards/{reader}/insert | ``{"profile": name or path}`` | the reader's status |
+| POST | /cards/{reader}/remove | | the reader's status |
+| POST | /cards/{reader}/reset | | the reader's status |
+| POST | /cards/{reader}/faults | fault fields of a profile (``mute``, ``status_words``…) | the reader's status |
+| GET | /cards/{reader}/log | | the decoded, PIN-masked APDU log lines |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import ValidationError
+
+from harness.card.profile import FaultsModel, load_profile, make_card
+from harness.card.reader import CardReader, CardReaderError
+from harness.pki import Pki
+from harness.yamlfile import DataFileError
+from simulators.card.cpx import CpxCard
+from simulators.web.jsonapi import error, read_object
+
+READERS_KEY = web.AppKey("readers", list[CardReader])
+PKI_KEY = web.AppKey("pki", Pki)
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+def default_control_path() -> Path:
+    if explicit := os.environ.get("CPS_HARNESS_CONTROL"):
+        return Path(explicit)
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/cps-harness-{os.getuid()}"
+    return Path(runtime) / "cps-harness" / "card-control.sock"
+
+
+def _reader(request: web.Request) -> CardReader:
+    readers = request.app[READERS_KEY]
+    try:
+        index = int(request.match_info["reader"])
+        return readers[index]
+    except (ValueError, IndexError):
+        raise error(
+            web.HTTPNotFound, f"no reader {request.match_info['reader']!r}; readers 0-{len(readers) - 1}"
+        ) from None
+
+
+async def list_cards(request: web.Request) -> web.Response:
+    return web.json_response([r.status() for r in request.app[READERS_KEY]])
+
+
+async def insert(request: web.Request) -> web.Response:
+    reader = _reader(request)
+    body = await read_object(request)
+    try:
+        profile = load_profile(str(body.get("profile", "pharmacist")))
+    except (FileNotFoundError, DataFileError) as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+    card, _ = make_card(profile, request.app[PKI_KEY])
+    try:
+        await reader.insert(card)
+    except CardReaderError as exc:
+        raise error(web.HTTPConflict, str(exc)) from None
+    return web.json_response(reader.status())
+
+
+async def remove(request: web.Request) -> web.Response:
+    reader = _reader(request)
+    await reader.remove()
+    return web.json_response(reader.status())
+
+
+async def reset(request: web.Request) -> web.Response:
+    reader = _reader(request)
+    try:
+        reader.reset()
+    except CardReaderError as exc:
+        raise error(web.HTTPConflict, str(exc)) from None
+    return web.json_response(reader.status())
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    reader = _reader(request)
+    if reader.card is None:
+        raise error(web.HTTPConflict, f"{reader.name}: no card")
+    try:
+        faults = FaultsModel.model_validate(await read_object(request)).faults()
+    except ValidationError as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+    reader.card.faults.replace_with(faults)
+    return web.json_response(reader.status())
+
+
+async def card_log(request: web.Request) -> web.Response:
+    reader = _reader(request)
+    lines = [entry.line() for entry in reader.card.log] if isinstance(reader.card, CpxCard) else []
+    return web.json_response(lines)
+
+
+def add_routes(app: web.Application, readers: list[CardReader], pki: Pki, prefix: str = "") -> None:
+    """Mount the card routes on ``app`` (a world's admin API mounts them under ``/admin``)."""
+    app[READERS_KEY] = readers
+    app[PKI_KEY] = pki
+    app.router.add_get(prefix + "/cards", list_cards)
+    app.router.add_post(prefix + "/cards/{reader}/insert", insert)
+    app.router.add_post(prefix + "/cards/{reader}/remove", remove)
+    app.router.add_post(prefix + "/cards/{reader}/reset", reset)
+    app.router.add_post(prefix + "/cards/{reader}/faults", set_faults)
+    app.router.add_get(prefix + "/cards/{reader}/log", card_log)
+
+
+def make_app(readers: list[CardReader], pki: Pki) -> web.Application:
+    app = web.Application()
+    add_routes(app, readers, pki)
+    return app
+
+
+async def request(control: Path, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """Send one control request; (HTTP status, decoded JSON or text)."""
+    if not control.exists():
+        raise FileNotFoundError(f"no card server at {control}: start one with `cps-harness card serve`")
+    connector = aiohttp.UnixConnector(path=str(control))
+    async with (
+        aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT) as session,
+        session.request(method, f"http://cards{path}", json=body) as reply,
+    ):
+        if reply.content_type == "application/json":
+            return reply.status, await reply.json()
+        return reply.status, await reply.text()

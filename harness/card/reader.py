@@ -1,0 +1,112 @@
+"""Virtual card readers: insert a card into a private stack's reader, remove it, reset it.
+
+Runs on asyncio (the card's socket lives on the world's event loop). Insertion waits until
+pcscd has seen the card (it powers it up on detection), never by sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.card.vpcd import Card, CardConnection, Removal
+from harness.errors import HarnessError
+from simulators.card.cpx import CpxCard
+from simulators.card.layout import PIN_REF, PUK_REF
+
+INSERT_TIMEOUT = 10.0
+
+
+class CardReaderError(HarnessError):
+    """A reader cannot do what was asked (a card already in it, none in it, pcscd did not take it)."""
+
+
+@dataclass
+class CardReader:
+    """One vpcd reader of a stack: at most one card in it at a time.
+
+    ``seen_by`` is how to ask pcscd whether it lists the card (``PcscStack.wait_reader``):
+    with it, insert and remove return only once PC/SC clients see the change.
+    """
+
+    name: str
+    port: int
+    mute_watchdog: float = 3.0
+    seen_by: Callable[[str, bool, float], bool] | None = None
+    card: Card | None = None
+    _connection: CardConnection | None = None
+    _task: asyncio.Task[Removal] | None = None
+    last_removal: Removal | None = None
+
+    @property
+    def present(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def insert(self, card: Card, timeout: float = INSERT_TIMEOUT) -> None:
+        """Plug ``card`` in and wait until pcscd powers it (it then lists it as present)."""
+        if self.present:
+            raise CardReaderError(f"{self.name}: a card is already inserted; remove it first")
+        if self._task is not None:
+            await self.remove()  # the last card left on its own (fault, watchdog): let pcscd see it gone
+        self.card = card
+        self._connection = CardConnection(card, self.port, mute_watchdog=self.mute_watchdog)
+        self._task = asyncio.create_task(self._connection.serve(), name=f"card in {self.name}")
+        powered = asyncio.create_task(self._connection.powered_once.wait())
+        done, _ = await asyncio.wait({powered, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        powered.cancel()
+        seen = powered in done and await self._seen(True, timeout)
+        if not seen:
+            reason = self._task.result() if self._task in done else None
+            await self.remove()
+            raise CardReaderError(
+                f"{self.name}: pcscd did not take the card within {timeout:.0f} s"
+                + (f" ({reason.value})" if reason else "")
+            )
+
+    async def _seen(self, present: bool, timeout: float) -> bool:
+        if self.seen_by is None:
+            return True
+        return await asyncio.to_thread(self.seen_by, self.name, present, timeout)
+
+    async def remove(self, timeout: float = 5.0) -> Removal | None:
+        """Pull the card out; returns why it left (None if there was none)."""
+        if self._task is None or self._connection is None:
+            return None
+        self._connection.remove()
+        try:
+            self.last_removal = await asyncio.wait_for(self._task, timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self.last_removal = Removal.REQUESTED
+        self._task = None
+        await self._seen(False, timeout)
+        return self.last_removal
+
+    def reset(self) -> None:
+        """A warm reset of the card: verified codes and selections are lost, counters kept."""
+        if self.card is None:
+            raise CardReaderError(f"{self.name}: no card")
+        self.card.power_on()
+
+    def status(self) -> dict[str, Any]:
+        card = self.card
+        state = self._connection.state if self._connection else None
+        info: dict[str, Any] = {"reader": self.name, "port": self.port, "present": self.present}
+        if self._task is not None and self._task.done():
+            info["removal"] = self._task.result().value
+        elif self.last_removal:
+            info["removal"] = self.last_removal.value
+        if isinstance(card, CpxCard):
+            info["codes"] = {
+                name: {"tries_left": chv.tries_left, "max_tries": chv.max_tries, "verified": chv.verified}
+                for name, chv in (("pin", card.security.chvs[PIN_REF]), ("puk", card.security.chvs[PUK_REF]))
+            }
+        if state is not None:
+            info["apdus"] = state.apdus
+            info["powered"] = state.powered
+        return info

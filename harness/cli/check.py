@@ -1,0 +1,32 @@
+"""``cps-harness check``: validate scenario files without running them; optionally write the JSON Schema."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    check: argparse.ArgumentParser = commands.add_parser("check", help="validate scenario files without running them")
+    check.add_argument("targets", nargs="*", help="scenario files or folders (default: scenarios/)")
+    check.add_argument("--schema", type=Path, help="also write the scenario JSON Schema here (for editors)")
+    return check
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from harness.scenario.loader import find, load, write_schema
+
+    if args.schema:
+        console.print(f"schema written to {write_schema(args.schema)}")
+    try:
+        loaded, problems = load(find(args.targets or ["scenarios"]))
+    except FileNotFoundError as exc:
+        console.print(f"[red]✘[/] {exc}", highlight=False)
+        return 2
+    for problem in problems:
+        console.print(f"[red]✘[/] {problem}", highlight=False)
+    console.print(f"{len(loaded)} scenario files valid, {len(problems)} problems", highlight=False)
+    return 1 if problems else 0

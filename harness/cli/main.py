@@ -1,0 +1,40 @@
+"""The ``cps-harness`` command: ``doctor`` checks the machine, ``run`` is the main job, ``diagnose`` checks
+a card set-up as ATSAM's diagnostic does."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from harness import __version__
+from harness.cli import card, check, demo, diagnose, doctor, run, serve
+
+COMMANDS = (doctor, run, check, serve, demo, card, diagnose)
+"""One module per command, in the order ``--help`` lists them: each has ``add_parser`` and ``run``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cps-harness", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"cps-harness {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(commands).set_defaults(handler=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(highlight=False)
+    try:
+        code: int = args.handler(args, console)
+        return code
+    except KeyboardInterrupt:
+        console.print("interrupted; everything started was stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""What a person needs to use a running world, printed: each site's URL, the phone, mailboxes, CA, PC/SC."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.world.assembly import World
+
+
+def print_world(world: World, console: Console) -> None:
+    """What a person needs to use a running world: each site's URL, the phone, mailboxes, CA, PC/SC, resolver."""
+    info = world.describe()
+    table = Table(title=f"cps-harness world (started in {world.started_in * 1000:.0f} ms)")
+    table.add_column("site")
+    table.add_column("URL", overflow="fold")
+    for name, url in world.urls.items():
+        table.add_row(name, url)
+    table.add_row("phone", info["phone"])
+    table.add_row("mailboxes", f"{world.urls['admin']}/boite/<address>")
+    console.print(table)
+    console.print(f"CA bundle: {info['ca_bundle']}", soft_wrap=True)
+    if info["PCSCLITE_CSOCK_NAME"]:
+        console.print(f"PC/SC: export PCSCLITE_CSOCK_NAME={info['PCSCLITE_CSOCK_NAME']}", soft_wrap=True)
+    console.print(f'Chromium: --host-resolver-rules="{info["host_resolver_rules"]}"', soft_wrap=True)
+    console.print(f"World clock: {info['clock']}")
