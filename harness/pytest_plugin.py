@@ -30,6 +30,7 @@ from harness.scenario.player import Result, play
 from harness.world.host import WorldHost
 from simulators.card.cpx import CpxCard
 from simulators.card.faults import Faults
+from simulators.card.view import CardView
 
 WORLD_START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
@@ -78,18 +79,22 @@ class VirtualCard:
         return self.card.faults
 
     @property
-    def pin_tries(self) -> int:
+    def view(self) -> CardView:
+        """What may be read of the card: its codes' counters and its APDU log."""
         assert self.card is not None
-        return self.card.security.chvs[1].tries_left
+        return CardView(self.card)
+
+    @property
+    def pin_tries(self) -> int:
+        return self.view.pin.tries_left
 
     @property
     def puk_tries(self) -> int:
-        assert self.card is not None
-        return self.card.security.chvs[2].tries_left
+        return self.view.puk.tries_left
 
     def log(self) -> list[str]:
         """The decoded APDU log (codes masked)."""
-        return [entry.line() for entry in self.card.log] if self.card else []
+        return self.view.lines() if self.card else []
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from harness.card.reader import CardReader, CardReaderError
 from harness.pki import Pki
 from harness.yamlfile import DataFileError
 from simulators.card.cpx import CpxCard
+from simulators.card.view import CardView
 from simulators.web.jsonapi import error, read_object
 
 READERS_KEY = web.AppKey("readers", list[CardReader])
@@ -102,7 +103,7 @@ async def set_faults(request: web.Request) -> web.Response:
 
 async def card_log(request: web.Request) -> web.Response:
     reader = _reader(request)
-    lines = [entry.line() for entry in reader.card.log] if isinstance(reader.card, CpxCard) else []
+    lines = CardView(reader.card).lines() if isinstance(reader.card, CpxCard) else []
     return web.json_response(lines)
 
 

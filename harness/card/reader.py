@@ -15,7 +15,7 @@ from typing import Any
 from harness.card.vpcd import Card, CardConnection, Removal
 from harness.errors import HarnessError
 from simulators.card.cpx import CpxCard
-from simulators.card.layout import PIN_REF, PUK_REF
+from simulators.card.view import CardView
 
 INSERT_TIMEOUT = 10.0
 
@@ -102,9 +102,10 @@ class CardReader:
         elif self.last_removal:
             info["removal"] = self.last_removal.value
         if isinstance(card, CpxCard):
+            view = CardView(card)
             info["codes"] = {
-                name: {"tries_left": chv.tries_left, "max_tries": chv.max_tries, "verified": chv.verified}
-                for name, chv in (("pin", card.security.chvs[PIN_REF]), ("puk", card.security.chvs[PUK_REF]))
+                name: {"tries_left": code.tries_left, "max_tries": code.max_tries, "verified": code.verified}
+                for name, code in (("pin", view.pin), ("puk", view.puk))
             }
         if state is not None:
             info["apdus"] = state.apdus

@@ -8,9 +8,13 @@ Screenshots are PNG files in ``screens/`` beside the page, so the page stays sma
 
 Neither report shows a code or a password in clear: the card's log already masks what VERIFY,
 CHANGE REFERENCE DATA and RESET RETRY COUNTER carry, and every text written here goes through
-``redact``, which replaces the scenario's PINs, PUKs and passwords (step arguments so named, the
-PIN typed at ``card.verify_pin``, the e-CPS password at ``phone.approve``, personas' e-CPS
-passwords and their cards' codes) wherever they stand alone, in text or as APDU hex, by ``••••``.
+``redact``, which replaces the scenario's PINs, PUKs and passwords (the secret arguments of its
+steps, personas' e-CPS passwords and their cards' codes) wherever they stand alone, in text or as
+APDU hex, by ``••••``. Which step arguments hold a secret is said once, by each action in the
+actions' table.
+
+A scenario that ended on a bug of the harness (not on a failed expectation) is a JUnit ``error``,
+not a ``failure``, and the HTML page says so.
 """
 
 from __future__ import annotations
@@ -27,10 +31,6 @@ from xml.etree import ElementTree as ET
 from harness.card.profile import load_profile
 from harness.scenario.player import Result
 
-SECRET_ARGUMENTS = frozenset({"pin", "puk", "new_pin", "password", "mot_de_passe", "ecps_password"})
-"""Step arguments (and form fields) that hold a code or a password."""
-SECRET_ACTIONS = frozenset({"card.verify_pin", "phone.approve"})
-"""Actions whose one value is a code or a password."""
 MASK = "••••"
 
 STYLE = """
@@ -45,15 +45,16 @@ img.shot{max-width:640px;border:1px solid #999;margin:4px 4px 0 0;display:block}
 
 def secrets_of(results: Iterable[Result]) -> set[str]:
     """The codes and passwords the scenarios typed or gave the world (4 characters or more: shorter
-    ones cannot be told from ordinary text, and no real code is that short)."""
+    ones cannot be told from ordinary text, and no real code is that short).
+
+    Which arguments are secret is each action's to say (``Action.secrets`` in the actions' table);
+    defaults count, since a card step that names no PIN still types one.
+    """
     found: set[str] = set()
     for result in results:
         scenario = result.scenario
         for step in scenario.steps:
-            if isinstance(step.args, dict):
-                found |= {str(v) for k, v in step.args.items() if k in SECRET_ARGUMENTS and v is not None}
-            elif step.action in SECRET_ACTIONS and step.args is not None:
-                found.add(str(step.args))
+            found |= step.entry.secret_values(step.args)
         for persona in scenario.personas.values():
             if persona.ecps_password:
                 found.add(persona.ecps_password)
@@ -63,7 +64,6 @@ def secrets_of(results: Iterable[Result]) -> set[str]:
                 except (OSError, ValueError):
                     continue
                 found |= {profile.pin.value, profile.puk.value}
-        found.add("1234")  # the default PIN of card steps that name none
     return {s for s in found if len(s) >= 4}
 
 
@@ -99,7 +99,8 @@ def write_junit(results: list[Result], path: Path) -> Path:
         "testsuite",
         name="cps-harness scenarios",
         tests=str(len(results)),
-        failures=str(sum(not r.ok for r in results)),
+        failures=str(sum(not r.ok and not r.error for r in results)),
+        errors=str(sum(r.error for r in results)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
     redact = Redactor(secrets_of(results)).text
@@ -112,7 +113,10 @@ def write_junit(results: list[Result], path: Path) -> Path:
             failed = next((e for e in result.events if not e.ok), None)
             message = failed.failure if failed else "the scenario stopped early"
             where = f"step {failed.index} ({failed.action})" if failed else ""
-            ET.SubElement(case, "failure", message=redact(message)).text = redact(f"{result.path}: {where}: {message}")
+            kind = "error" if result.error else "failure"
+            ET.SubElement(case, kind, message=redact(message.splitlines()[0] if message else message)).text = redact(
+                f"{result.path}: {where}: {message}"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
     return path
@@ -160,6 +164,12 @@ def _timeline(result: Result, screens: dict[int, list[str]], redact: Redactor) -
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _verdict(result: Result) -> str:
+    if result.ok:
+        return "<span class=pass>PASS</span>"
+    return "<span class=fail>ERROR (harness)</span>" if result.error else "<span class=fail>FAIL</span>"
+
+
 def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
     shutil.rmtree(path.parent / "screens", ignore_errors=True)  # no screenshot of an earlier run survives
     redact = Redactor(secrets_of(results))
@@ -169,7 +179,7 @@ def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
         coverage[result.scenario.guide].append(result)
     summary = "".join(
         f'<tr class="{"" if r.ok else "failed"}"><td><a href="#{r.scenario.id}">{r.scenario.id}</a></td>'
-        f"<td>{escape(r.scenario.title)}</td><td>{'<span class=pass>PASS</span>' if r.ok else '<span class=fail>FAIL</span>'}</td>"
+        f"<td>{escape(r.scenario.title)}</td><td>{_verdict(r)}</td>"
         f"<td>{r.seconds:.2f} s</td></tr>"
         for r in results
     )
@@ -180,7 +190,7 @@ def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
     )
     details = "".join(
         f'<h2 id="{r.scenario.id}">{r.scenario.id} — {escape(r.scenario.title)} '
-        f"{'<span class=pass>PASS</span>' if r.ok else '<span class=fail>FAIL</span>'}</h2>"
+        f"{_verdict(r)}</h2>"
         f"<p>{escape(r.scenario.guide)} · <code>{escape(str(r.path))}</code> · driver: {r.driver}</p>"
         f"{_timeline(r, _screens(r, path.parent / 'screens'), redact)}"
         for r in results

@@ -19,25 +19,10 @@ from rich.console import Console
 from harness.errors import SetupError
 from harness.pki import Pki
 from harness.scenario.player import Event, Result, playing
-from harness.trainer.serve import TrainerError, action_words, event_line, load_one
+from harness.trainer.serve import TrainerError, event_line, load_one
 
 DEFAULT_OUT = Path("reports")
 """``demo ID`` writes to ``reports/demo-ID/`` unless ``--out`` says otherwise."""
-ACTORS = {
-    "browser": "Le navigateur",
-    "phone": "Le téléphone (application e-CPS)",
-    "mailbox": "La messagerie",
-    "outbox": "La messagerie",
-    "clock": "Le temps passe",
-    "order": "L'ordre professionnel",
-    "card": "La carte CPS et son lecteur",
-    "psc": "Pro Santé Connect",
-    "sidep": "Le CIS ou le support SI-DEP",
-    "ars": "L'ARS",
-    "testssl": "Test SSL",
-    "diagnose": "L'outil de diagnostic ATSAM",
-}
-"""Who plays each action, as the slide names them (French, like the screens)."""
 STYLE = """
 *{box-sizing:border-box}
 html{scroll-snap-type:y mandatory}
@@ -88,11 +73,11 @@ def _step_slide(result: Result, index: int, event: Event | None, out: Path) -> s
     """One step's slide; a step not played (an earlier one failed) keeps its slide, so the deck tells the path."""
     scenario = result.scenario
     step = scenario.steps[index - 1]
-    actor = ACTORS.get(step.action.split(".")[0], step.action)
+    actor = step.entry.actor.french
     if step.say:
         words = f'<p class="say">{escape(step.say)}</p>'
     else:
-        words = f'<p class="what">{escape(action_words(step.action))}</p>'
+        words = f'<p class="what">{escape(step.entry.summary)}</p>'
     shots = _shots(result, event, out)
     if shots:
         images = "".join(

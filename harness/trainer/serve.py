@@ -29,14 +29,13 @@ from rich.console import Console
 
 from harness.errors import ScenarioError, SetupError, StepFailed
 from harness.pki import Pki
+from harness.scenario.actions import ACTIONS
+from harness.scenario.actions.browser import CardFollow, CardOpen, Open, page_url
 from harness.scenario.loader import find, load
-from harness.scenario.model import ACTIONS, Scenario, Step
-from harness.scenario.player import Driver, Event, Played, playing
+from harness.scenario.model import Scenario, Step
+from harness.scenario.player import Driver, Event, Played, arguments, playing
 from harness.world.console import print_world
 from harness.world.sites import LOOPBACK
-
-PROFESSIONAL_ACTORS = ("browser.", "phone.", "diagnose.")
-"""Steps the professional plays (browser, phone, ATSAM's diagnostic): the trainer's to play by hand."""
 
 
 class TrainerError(ScenarioError):
@@ -60,23 +59,18 @@ def load_one(target: str) -> tuple[Path, Scenario]:
 def staging_steps(scenario: Scenario) -> int:
     """How many leading steps only set the world up: those before the first one the professional plays."""
     steps = scenario.steps
-    return next((i for i, s in enumerate(steps) if s.action.startswith(PROFESSIONAL_ACTORS)), len(steps))
+    return next((i for i, s in enumerate(steps) if s.entry.actor.professional), len(steps))
 
 
 def step_url(played: Played, step: Step) -> str:
     """The URL a ``browser.open``/``card_open`` step asks for ('' for other steps)."""
-    if step.action not in ("browser.open", "browser.card_open"):
+    if not isinstance(step.args, Open):
         return ""
     try:
-        args = played.player.fill(step.args)
-        return str(played.world.urls[args["site"]] + args.get("path", "/"))
+        args = arguments(played.stage, step)
+        return page_url(played.stage, args)
     except (StepFailed, KeyError):
         return ""
-
-
-def action_words(action: str) -> str:
-    """What an action does, without the list of its arguments (``ACTIONS`` documents those too)."""
-    return ACTIONS[action].split(": {")[0]
 
 
 def event_line(event: Event) -> str:
@@ -103,13 +97,13 @@ def where(played: Played, pause_at: int | None) -> dict[str, Any]:
             return {"next": None}
         step = scenario.steps[index]
         card = ""
-        if step.action.startswith("browser.card_") and isinstance(step.args, dict):
-            card = f"{step.args.get('persona')}'s card, PIN {step.args.get('pin', '1234')}"
+        if isinstance(step.args, CardOpen | CardFollow):
+            card = f"{step.args.persona}'s card, PIN {step.args.pin}"
         url = step_url(played, step)
         return {"next": {"step": index + 1, "action": step.action, "url": url, "card": card, "say": step.say or ""}}
     last = events[-1]  # the step asked for, or the one that failed before it
     step = scenario.steps[last.index - 1]
-    browser = played.player.browser
+    browser = played.stage.browser
     held = {
         **_event_json(last),
         "of": len(scenario.steps),
@@ -126,7 +120,7 @@ def _print_where(info: dict[str, Any], console: Console, *, driver: Driver, head
         if following is None:
             console.print("Every step of the scenario sets the world up; all are played.")
             return
-        what = action_words(following["action"])
+        what = ACTIONS[following["action"]].summary
         console.print(
             f"The world is as it is before step {following['step']} ({following['action']}: {what}).", soft_wrap=True
         )

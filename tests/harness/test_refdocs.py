@@ -10,8 +10,10 @@ import yaml
 from harness import refdocs
 from harness.cli.main import build_parser
 from harness.pki import Pki
+from harness.scenario.actions import ACTIONS
+from harness.scenario.expect import Expect
 from harness.scenario.loader import find, load
-from harness.scenario.model import ACTIONS, Expect, Step
+from harness.scenario.model import Step
 from harness.world.host import WorldHost
 from simulators.web.admin.app import ROUTES
 
@@ -35,16 +37,17 @@ def test_generated_pages_say_so_and_are_deterministic() -> None:
 def test_every_action_is_documented_with_an_example() -> None:
     page = refdocs.scenario_format()
     examples = refdocs.action_examples()
-    for action in ACTIONS:
-        assert f"### {action}\n" in page, action
-        assert action in examples or action in refdocs.FALLBACK_EXAMPLES, f"{action}: no example"
-    assert set(refdocs.FALLBACK_EXAMPLES) <= set(ACTIONS)
+    for name, action in ACTIONS.items():
+        assert f"### {name}\n" in page, name
+        assert name in examples or action.example, f"{name}: no example"
 
 
-def test_fallback_examples_are_valid_steps() -> None:
-    for action, text in refdocs.FALLBACK_EXAMPLES.items():
+def test_examples_of_actions_no_scenario_uses_are_valid_steps() -> None:
+    given = {name: action.example for name, action in ACTIONS.items() if action.example}
+    assert given, "the table gives no example at all"
+    for name, text in given.items():
         (step,) = yaml.safe_load(text)
-        assert Step.model_validate(step).action == action
+        assert Step.model_validate(step).action == name
 
 
 def test_examples_are_copied_exactly_from_the_scenario_files() -> None:

@@ -16,9 +16,11 @@ from rich.console import Console
 
 from harness.cli.run import run_all
 from harness.pki import Pki
+from harness.scenario.actions.browser import CardOpen
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.model import Scenario, Step
 from harness.scenario.player import Result, play
+from simulators.web.sidep.rules import Kind
 
 GUIDE_PATHS = 33
 DIAGNOSTIC_OUTCOMES = 8
@@ -143,8 +145,9 @@ def test_wrong_arguments_and_a_wrong_expect_are_reported_together(tmp_path: Path
     assert fields == ["steps.0.browser.open.site", "steps.0.browser.open.sitee", "steps.0.expect.status"]
 
 
-def test_arguments_keep_the_shape_the_runner_reads() -> None:
-    """Validation does not fill defaults or wrap values: the runner applies its own defaults."""
+def test_arguments_are_typed_once_and_give_back_what_was_written() -> None:
+    """A step holds its action's typed arguments (defaults declared once, in the model); written
+    back, they are exactly what the file said (the player fills placeholders in that form)."""
     written = [
         {"browser.open": {"site": "wallet"}},
         {"browser.submit": {"identifiant": "{carole.national_id}"}},
@@ -159,7 +162,12 @@ def test_arguments_keep_the_shape_the_runner_reads() -> None:
     for step in written:
         ((action, args),) = step.items()
         parsed = Step.model_validate(step)
-        assert (parsed.action, parsed.args, type(parsed.args)) == (action, args, type(args))
+        assert parsed.action == action
+        back = parsed.entry.as_written(parsed.args)
+        assert json.loads(json.dumps(back, default=str)) == args
+    opened = Step.model_validate({"browser.card_open": {"site": "testssl", "persona": "alain"}})
+    assert isinstance(opened.args, CardOpen) and (opened.args.path, opened.args.pin) == ("/", "1234")
+    assert Step.model_validate({"sidep.account": {"login": "a", "password": "b"}}).args.kind is Kind.LIBERAL
 
 
 def _as_an_editor_reads(value: Any) -> Any:

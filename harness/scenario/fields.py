@@ -1,0 +1,53 @@
+"""The value types scenario files are written with: strict mappings, text, durations, readers, sites.
+
+Shared by the file format (``model.py``), the personas and every action's argument model, so a
+value means the same thing wherever a file writes it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from simulators.world.clock import _DELTA, parse_delta
+
+Site = Literal["wallet", "wallet-card", "psc", "sidep", "push", "testssl", "admin"]
+"""The world's sites a step can name (``World.urls``)."""
+
+
+class Strict(BaseModel):
+    """A mapping of a scenario file: unknown fields are errors, values do not change once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _text(value: Any) -> Any:
+    """Codes, PINs and versions are text: YAML reads unquoted ``0012`` as 12 and ``1.3`` as a number."""
+    if isinstance(value, bool | int | float):
+        kind = "number" if not isinstance(value, bool) else "boolean"
+        raise PydanticCustomError(
+            "text_expected", f"write it in quotes: unquoted, YAML reads it as the {kind} {value!r}, not as text"
+        )
+    return value
+
+
+def _duration(value: str) -> str:
+    parse_delta(value)  # ValueError names the accepted forms
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+"""A string argument; it may hold ``{placeholders}``, filled at run time."""
+OptionalText = Annotated[str | None, BeforeValidator(_text)]
+Reader = Annotated[int, Field(ge=0, le=1)]
+Duration = Annotated[
+    str,
+    BeforeValidator(_text),
+    AfterValidator(_duration),
+    Field(description="a duration: +48h, 3d, 90s or 1h30min", json_schema_extra={"pattern": _DELTA.pattern}),
+]
+TlsVersion = Annotated[Literal["1.2", "1.3"], BeforeValidator(_text)]
+SAVED_NAME = r"^[a-z_][a-z0-9_]*$"
+"""A name a step saves a value under, usable later as ``{name}``."""

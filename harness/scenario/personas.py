@@ -1,0 +1,96 @@
+"""Personas: the professionals of a scenario — who they are, what the directory holds, their card
+and e-CPS — inline in a file or from a reusable persona file (``scenarios/personas/<name>.yaml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from harness.pki import CertVariant
+from harness.scenario.fields import Strict
+from simulators import identifiers
+
+PERSONA_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "personas"
+_PERSONA_FILES = PERSONA_DIR.relative_to(PERSONA_DIR.parent.parent).as_posix()
+
+
+class Persona(Strict):
+    """A professional: who they are, what the directory holds, their card and e-CPS."""
+
+    civility: Literal["M", "MME"] = Field(description="M or MME")
+    first_name: str = Field(description="as the directory and the card hold it (capitals)")
+    last_name: str = Field(description="as the directory and the card hold it (capitals)")
+    profession: str = Field(description="TRE_G15 code: 10 médecin, 21 pharmacien, 60 infirmier")
+    rpps: str | None = Field(default=None, description="11 digits; national id 8 + RPPS")
+    adeli: str | None = Field(default=None, description="9 digits (nurses); national id 0 + ADELI")
+    email: str | None = Field(default=None, description="as the directory holds it (None: absent)")
+    mobile: str | None = Field(default=None, description="as the directory holds it (None: absent)")
+    in_directory: bool = Field(default=True, description="False: the directory does not know this professional")
+    ecps_password: str | None = Field(default=None, description="an e-CPS already activated with this password")
+    card: str | None = Field(default=None, description="card profile (built-in name or YAML path) for this persona")
+    card_certificates: CertVariant | None = Field(default=None, description="overrides the profile's certificates")
+    card_pin_tries_left: int | None = Field(
+        default=None, ge=0, le=3, description="PIN tries left on the card (overrides the profile; 0: blocked)"
+    )
+    card_puk_tries_left: int | None = Field(
+        default=None, ge=0, le=3, description="PUK tries left on the card (overrides the profile; 0: blocked)"
+    )
+
+    @property
+    def national_id(self) -> str:
+        return identifiers.national_id(rpps=self.rpps, adeli=self.adeli)
+
+    def values(self) -> dict[str, str]:
+        """What ``{name.field}`` placeholders read (an absent field is empty)."""
+        return {
+            "national_id": self.national_id,
+            "rpps": self.rpps or "",
+            "adeli": self.adeli or "",
+            "email": self.email or "",
+            "mobile": self.mobile or "",
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+        }
+
+
+def resolve_persona(value: Any) -> Any:
+    """``name`` or ``{from: name, …overrides}`` → the persona file's fields (``scenarios/personas/name.yaml``)."""
+    if isinstance(value, str):
+        value = {"from": value}
+    if not isinstance(value, dict) or "from" not in value:
+        return value
+    path = PERSONA_DIR / f"{value['from']}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PERSONA_DIR.glob("*.yaml")))
+        raise ValueError(f"no persona file {value['from']!r} (known: {known})")
+    base = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(base, dict):
+        raise ValueError(f"{path} must be a mapping of persona fields")
+    return {**base, **{k: v for k, v in value.items() if k != "from"}}
+
+
+class PersonaAsWritten:
+    """JSON Schema of a persona as files write it: its fields, a persona file's name, or ``{from: file, …}``.
+
+    Validation resolves the last two into fields first (``Scenario.persona_files``), so only the
+    schema needs telling about them.
+    """
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        fields = handler(core_schema)
+        persona = handler.resolve_ref_schema(fields)
+        source = {"type": "string", "description": f"a persona file: {_PERSONA_FILES}/<name>.yaml, without .yaml"}
+        overrides = {
+            "type": "object",
+            "title": "persona from a file",
+            "description": "a persona file's fields, some overridden",
+            "properties": {"from": source, **persona.get("properties", {})},
+            "required": ["from"],
+            "additionalProperties": False,
+        }
+        return {"oneOf": [fields, {**source, "title": "persona file"}, overrides]}
