@@ -29,7 +29,7 @@ PROFESSIONS: dict[str, str] = {
 
 def luhn_valid(digits: str) -> bool:
     """The Luhn check the RPPS number's last digit satisfies (over all 11 digits)."""
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # '²' and '٣' are digits to str.isdigit
         return False
     total = 0
     for i, char in enumerate(reversed(digits)):
@@ -46,7 +46,7 @@ def valid_rpps(rpps: str) -> bool:
 
 def valid_adeli(adeli: str) -> bool:
     """9 characters, digits except the département part (2A/2B); the key's algorithm is not public."""
-    return len(adeli) == 9 and adeli.isalnum() and adeli[2:].isdigit()
+    return len(adeli) == 9 and adeli.isascii() and adeli.isalnum() and adeli[2:].isdigit()
 
 
 def national_id(*, rpps: str | None = None, adeli: str | None = None) -> str:

@@ -22,12 +22,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from simulators.card.cpx import ATR
 from simulators.web.testssl.rules import OUTCOMES, READ_ADVICE, SUPPORT
 from simulators.web.wording import INCIDENT_FORM
 
 Status = Literal["ok", "fail", "skip"]
 
-CPX_ATR = bytes.fromhex("3BAC00402A001225006480000310009000")
+CPX_ATR = ATR
 CPX_ATR_MASK = bytes.fromhex("FF00000000FFFFFFFFFFFF000000FFFFFF")
 """OpenSC's ``iasecc`` table entry "IAS/ECC CPx": what a CPS3 (and CPS4 on T=0) must match."""
 SW_OK, SW_BLOCKED, SW_NOT_FOUND = 0x9000, 0x6983, 0x6A82

@@ -102,7 +102,7 @@ async def pcsc_state(env: dict[str, str]) -> PcscState:
     """Ask pcscd through pyscard, in a child process pointed at ``env``'s socket."""
     socket = env.get("PCSCLITE_CSOCK_NAME") or f"{SYSTEM_SOCKET} (the system's)"
     path = os.pathsep.join(p for p in (_source_root(), env.get("PYTHONPATH", "")) if p)
-    result = await run_tool(sys.executable, "-m", "harness.diagnose.pcsc_child", env={**env, "PYTHONPATH": path})
+    result = await run_tool(sys.executable, "-m", "harness.diagnose.reader_child", env={**env, "PYTHONPATH": path})
     try:
         report = json.loads(result.text)
     except ValueError:

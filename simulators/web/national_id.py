@@ -17,7 +17,7 @@ def check_national_id(raw: str) -> str:
     hint = "numéro RPPS précédé du chiffre 8, ou, pour les infirmiers, numéro ADELI précédé du chiffre 0"
     if value[0] == "8":
         rpps = value[1:]
-        if len(rpps) != 11 or not rpps.isdigit():
+        if len(rpps) != 11 or not (rpps.isascii() and rpps.isdigit()):
             raise Refusal(
                 "identifiant-invalide",
                 f"Un identifiant RPPS compte 12 chiffres : 8 suivi des 11 chiffres du RPPS ({len(value)} saisis).",

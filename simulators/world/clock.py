@@ -14,7 +14,10 @@ def parse_delta(text: str) -> dt.timedelta:
     if not match or not any(match.groups()):
         raise ValueError(f"{text!r}: expected a duration such as +48h, 3d, 90s or 1h30min")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r}: a duration of at most {dt.timedelta.max.days} days") from None
 
 
 class Clock:
@@ -35,7 +38,10 @@ class Clock:
         step = parse_delta(delta) if isinstance(delta, str) else delta
         if step < dt.timedelta(0):
             raise ValueError("the clock only moves forward")
-        self._now += step
+        try:
+            self._now += step
+        except OverflowError:
+            raise ValueError(f"the clock cannot move past {dt.datetime.max.year}-12-31") from None
         return self._now
 
     def set(self, instant: dt.datetime) -> None:

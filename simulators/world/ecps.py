@@ -75,7 +75,7 @@ class Push:
 
 
 def valid_password(password: str) -> bool:
-    return len(password) == PASSWORD_DIGITS and password.isdigit()
+    return len(password) == PASSWORD_DIGITS and password.isascii() and password.isdigit()
 
 
 class EcpsRegistry:

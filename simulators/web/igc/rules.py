@@ -30,13 +30,10 @@ def build_crl(authority: AuthorityState, now: dt.datetime) -> x509.CertificateRe
         .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
     )
     for revocation in authority.revocations_at(now):
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(revocation.serial)
-            .revocation_date(revocation.revoked_at)
-            .add_extension(x509.CRLReason(revocation.reason), critical=False)
-            .build()
-        )
+        entry = x509.RevokedCertificateBuilder().serial_number(revocation.serial).revocation_date(revocation.revoked_at)
+        if revocation.reason != x509.ReasonFlags.unspecified:  # RFC 5280 §5.3.1: absent rather than unspecified
+            entry = entry.add_extension(x509.CRLReason(revocation.reason), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(authority.key, hashes.SHA256())
 
 

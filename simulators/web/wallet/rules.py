@@ -121,7 +121,8 @@ def start_without_card(world: WorldState, wallet: WalletState, raw_id: str, devi
             ["Vérifiez votre identifiant sur annuaire.sante.fr.", "Si vous n'y figurez pas, contactez votre ARS."],
         )
     held = professional.contacts_at(now)
-    missing = [what for what, value in (("adresse e-mail", held.email), ("numéro de mobile", held.mobile)) if not value]
+    contacts = (("adresse e-mail", "présente", held.email), ("numéro de mobile", "présent", held.mobile))
+    missing = [(what, present) for what, present, value in contacts if not value]
     if missing:
         order_site = ORDER_SITES.get(professional.profession)
         advice = [f"Mettez à jour vos coordonnées auprès de votre ordre : {order_site}."] if order_site else []
@@ -129,7 +130,7 @@ def start_without_card(world: WorldState, wallet: WalletState, raw_id: str, devi
         message = (
             "Votre adresse e-mail et votre numéro de mobile ne sont pas présents dans le RPPS."
             if len(missing) == 2
-            else f"Votre {missing[0]} n'est pas présent dans le RPPS."
+            else f"Votre {missing[0][0]} n'est pas {missing[0][1]} dans le RPPS."
         )
         raise Refusal("coordonnees-absentes", message, advice)
     activation = Activation(
@@ -243,6 +244,7 @@ def phone_scans(world: WorldState, wallet: WalletState, token: str, device: str)
     activation.device = device
     activation.confirmation_code = _digits(6)
     activation.step = Step.CONFIRM
+    activation.expires_at = world.now() + CODE_LIFETIME  # the 90 s were the QR code's; the code and password follow
     return activation
 
 

@@ -1,4 +1,4 @@
-"""The PC/SC probe, run as a child process: ``python -m harness.diagnose.pcsc_child``.
+"""The PC/SC probe, run as a child process: ``python -m harness.diagnose.reader_child``.
 
 Why a child: libpcsclite reads ``PCSCLITE_CSOCK_NAME`` once per process, so only a fresh
 process can be pointed at a given pcscd (a world's private one, or the system's). It asks the
@@ -18,8 +18,8 @@ from typing import Any
 
 from smartcard import scard
 
-CPS_AID = bytes.fromhex("E828BD080F8025000001FF0010")
-"""The CPS3 IAS-ECC application (this module imports nothing of the harness: it starts fast)."""
+from simulators.card.pkcs15 import APP_AID as CPS_AID  # the CPS3 IAS-ECC application (a light, pure module)
+
 SW_OK = 0x9000
 SELECT_CPS = [0x00, 0xA4, 0x04, 0x0C, len(CPS_AID), *CPS_AID]
 PIN_STATUS = [0x00, 0x20, 0x00, 0x01, 0x00]
