@@ -34,21 +34,26 @@ def link_to(page: Page, text: str) -> str:
 class ProtocolBrowser(Browser):
     name = "protocol"
 
-    def __init__(self, world: World, workdir: Path) -> None:
+    def __init__(self, world: World, workdir: Path, http: aiohttp.ClientSession | None = None) -> None:
+        """``http``: a client of the world to browse with (its cookies shared); by default its own, traced."""
         super().__init__()
         self.world = world
         self.workdir = workdir
         self.history: list[str] = []
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(self._on_request_end)
-        self.http = world.client(trace_configs=[trace])
+        self._owns_http = http is None
+        if http is None:
+            trace = aiohttp.TraceConfig()
+            trace.on_request_end.append(self._on_request_end)
+            http = world.client(trace_configs=[trace])
+        self.http = http
 
     async def _on_request_end(
         self, _: aiohttp.ClientSession, __: object, params: aiohttp.TraceRequestEndParams
     ) -> None:
         self.exchanges.append(f"{params.method} {params.url} -> {params.response.status}")
 
-    async def _load(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
+    async def load(self, method: str, url: str, data: dict[str, str] | None = None) -> Page:
+        """Request ``url`` as the browser does (cookies, redirects, the waiting page polled once) and land there."""
         async with self.http.request(method, url, data=data) as reply:
             page = parse_page(str(reply.url), reply.status, await reply.text())
         refreshes = 0
@@ -62,30 +67,30 @@ class ProtocolBrowser(Browser):
         return self.landed(page)
 
     async def open(self, url: str) -> None:
-        await self._load("GET", url)
+        await self.load("GET", url)
 
     async def submit(self, fields: dict[str, str]) -> str:
         page = self.current()
         form = next((f for f in page.forms if set(fields) <= set(f.fields)), None)
         if form is None:
             raise DriverError(f"no form with fields {sorted(fields)} on screen {page.screen!r}")
-        await self._load(form.method.upper(), urljoin(page.url, form.action), fields)
+        await self.load(form.method.upper(), urljoin(page.url, form.action), fields)
         return f"form {form.action} ({', '.join(sorted(fields))})"
 
     async def follow(self, text: str) -> None:
-        await self._load("GET", link_to(self.current(), text))
+        await self.load("GET", link_to(self.current(), text))
 
     async def back(self) -> str:
         if not self.history:
             raise DriverError("no previous page")
         previous = self.history.pop()
-        await self._load("GET", previous)
+        await self.load("GET", previous)
         self.history.pop()  # going back does not add to the history
         return f"back to {previous}"
 
     async def refresh(self) -> None:
         if self.page is not None and "refresh" in self.page.data:
-            await self._load("GET", self.page.url)
+            await self.load("GET", self.page.url)
 
     async def card_open(self, url: str, certificate: Path, pin: str) -> None:
         """GET ``url`` with curl, the key on the card through OpenSSL's PKCS#11 engine and OpenSC."""
@@ -115,7 +120,7 @@ class ProtocolBrowser(Browser):
         self.exchanges.append(f"GET {url} -> {status} (curl, TLS signed by the card)")
         if location:  # a redirect: the browser goes on (with its own cookies)
             if urlparse(location).hostname in {site.host for site in self.world.sites.values()}:
-                await self._load("GET", location)
+                await self.load("GET", location)
                 return
             self.landed(parse_page(location, int(status), ""))
             return
@@ -125,4 +130,5 @@ class ProtocolBrowser(Browser):
         await self.card_open(link_to(self.current(), text), certificate, pin)
 
     async def close(self) -> None:
-        await self.http.close()
+        if self._owns_http:
+            await self.http.close()

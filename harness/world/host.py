@@ -20,9 +20,9 @@ from simulators.card.cpx import CpxCard
 from simulators.web.psc.rules import REALM_PATH, Client, Fault, register_client
 from simulators.world.directory import Activity, Contacts, Professional
 from simulators.world.ecps import Push
+from simulators.world.state import DEFAULT_DEVICE
 
 T = TypeVar("T")
-DEVICE = "telephone-1"
 
 
 class WorldHost:
@@ -113,7 +113,7 @@ class WorldHost:
         return professional.national_id
 
     def activate_ecps(self, national_id: str, password: str = "4321") -> None:
-        self.world.state.ecps.activate(national_id, DEVICE, password, "sans carte", self.world.state.now())
+        self.world.state.ecps.activate(national_id, DEFAULT_DEVICE, password, "sans carte", self.world.state.now())
 
     def advance_clock(self, delta: str | dt.timedelta) -> dt.datetime:
         return self.world.state.clock.advance(delta)
@@ -136,7 +136,7 @@ class WorldHost:
             raise ValueError("give client_id or national_id")
 
     def pending_pushes(self) -> list[Push]:
-        return self.world.state.ecps.pending(DEVICE, self.world.state.now())
+        return self.world.state.ecps.pending(DEFAULT_DEVICE, self.world.state.now())
 
     def approve(self, password: str = "4321") -> Push:
         push = self._one_push()

@@ -42,7 +42,7 @@ async def test_g2_01_02_activation_with_contacts_in_the_directory(
 ) -> None:
     add(world, who)
     done = await visitor.activate_without_card(national_id, EMAIL, MOBILE)
-    assert (done.status, done.id) == (200, "e-cps-activee")
+    assert (done.status, done.screen) == (200, "e-cps-activee")
     assert "e-CPS activée" in done.html and "Pro Santé Connect" in done.html
     ecps = world.state.ecps.find(national_id)
     assert ecps is not None and ecps.method == "sans carte" and ecps.device == "telephone-1"
@@ -51,16 +51,16 @@ async def test_g2_01_02_activation_with_contacts_in_the_directory(
 async def test_g2_03_nurse_with_adeli_listed_since_the_bulk_update(world: World, visitor: Visitor) -> None:
     add(world, NURSE)
     done = await visitor.activate_without_card("0756012345", EMAIL, MOBILE)
-    assert done.id == "e-cps-activee"
+    assert done.screen == "e-cps-activee"
     world.state.clock.set(dt.datetime(2020, 11, 24, tzinfo=dt.UTC))
     before = await visitor.post("wallet", "/activation", identifiant="0756012345")
-    assert before.id == "identifiant-inconnu", "nurses are in the directory only from 2020-11-25"
+    assert before.screen == "identifiant-inconnu", "nurses are in the directory only from 2020-11-25"
 
 
 async def test_g2_04_no_contacts_in_the_directory(world: World, visitor: Visitor) -> None:
     add(world, PHARMACIST, email=None, mobile=None)
     screen = await visitor.post("wallet", "/activation", identifiant="899700075122")
-    assert (screen.status, screen.id) == (409, "coordonnees-absentes")
+    assert (screen.status, screen.screen) == (409, "coordonnees-absentes")
     assert "Votre adresse e-mail et votre numéro de mobile ne sont pas présents dans le RPPS." in screen.html
     assert "e-pop.ordre.pharmacien.fr" in screen.html and "carte CPS" in screen.html
     add(world, DOCTOR, mobile=None)
@@ -71,13 +71,13 @@ async def test_g2_04_no_contacts_in_the_directory(world: World, visitor: Visitor
 async def test_g2_05_outdated_contacts_code_goes_to_the_old_address(world: World, visitor: Visitor) -> None:
     add(world, DOCTOR, email="ancienne@adresse.test", mobile="+33600000099")
     start = await visitor.post("wallet", "/activation", identifiant="899700209812")
-    assert start.id == "saisie-codes"
+    assert start.screen == "saisie-codes"
     assert await visitor.messages(EMAIL) == [] and await visitor.messages(MOBILE) == []
     assert len(await visitor.messages("ancienne@adresse.test")) == 1
     world.state.clock.advance("+16min")
     activation = start.url.split("/activation/")[1].split("/")[0]
     late = await visitor.post("wallet", f"/activation/{activation}/codes", code_courriel="000000", code_sms="000000")
-    assert late.id == "activation-expiree"
+    assert late.screen == "activation-expiree"
     assert world.state.ecps.find("899700209812") is None
 
 
@@ -93,12 +93,12 @@ async def test_g2_06_07_order_update_propagates_after_48_or_72_hours(
     )
     assert status == 202
     assert dt.datetime.fromisoformat(body["effective_at"]) == START + dt.timedelta(hours=hours)
-    assert (await visitor.post("wallet", "/activation", identifiant=national_id)).id == "coordonnees-absentes"
+    assert (await visitor.post("wallet", "/activation", identifiant=national_id)).screen == "coordonnees-absentes"
     await visitor.admin("POST", "/admin/clock", {"advance": f"+{hours - 1}h"})
-    assert (await visitor.post("wallet", "/activation", identifiant=national_id)).id == "coordonnees-absentes"
+    assert (await visitor.post("wallet", "/activation", identifiant=national_id)).screen == "coordonnees-absentes"
     await visitor.admin("POST", "/admin/clock", {"advance": "+1h"})
     done = await visitor.activate_without_card(national_id, EMAIL, MOBILE)
-    assert done.id == "e-cps-activee"
+    assert done.screen == "e-cps-activee"
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ async def test_g2_08_unknown_or_malformed_ids(
 ) -> None:
     add(world, PHARMACIST)
     reply = await visitor.post("wallet", "/activation", identifiant=typed)
-    assert (reply.status, reply.id) == (status, screen)
+    assert (reply.status, reply.screen) == (status, screen)
     assert says in reply.html
 
 
@@ -127,21 +127,21 @@ async def test_g2_09_wrong_codes_then_the_attempt_is_locked(world: World, visito
     activation = start.url.split("/activation/")[1].split("/")[0]
     email_code, sms_code = await visitor.codes(EMAIL, MOBILE)
     first = await visitor.post("wallet", f"/activation/{activation}/codes", code_courriel="000000", code_sms=sms_code)
-    assert (first.status, first.id) == (422, "code-incorrect") and "Il vous reste 2 essai(s)" in first.html
+    assert (first.status, first.screen) == (422, "code-incorrect") and "Il vous reste 2 essai(s)" in first.html
     second = await visitor.post("wallet", f"/activation/{activation}/codes", code_courriel=email_code, code_sms="1")
     assert "Il vous reste 1 essai(s)" in second.html
     third = await visitor.post("wallet", f"/activation/{activation}/codes", code_courriel="1", code_sms="1")
-    assert third.id == "activation-verrouillee"
+    assert third.screen == "activation-verrouillee"
     right = await visitor.post("wallet", f"/activation/{activation}/codes", code_courriel=email_code, code_sms=sms_code)
-    assert right.id == "activation-verrouillee", "even the right codes cannot reopen a locked attempt"
+    assert right.screen == "activation-verrouillee", "even the right codes cannot reopen a locked attempt"
     again = await visitor.activate_without_card("899700075122", EMAIL, MOBILE)  # a new attempt works
-    assert again.id == "e-cps-activee"
+    assert again.screen == "e-cps-activee"
 
 
 async def test_password_must_be_four_digits_and_confirmed(world: World, visitor: Visitor) -> None:
     add(world, PHARMACIST)
     bad = await visitor.activate_without_card("899700075122", EMAIL, MOBILE, password="12a4")
-    assert (bad.status, bad.id) == (400, "code-e-cps-invalide")
+    assert (bad.status, bad.screen) == (400, "code-e-cps-invalide")
 
 
 async def test_the_phone_approves_refuses_and_locks(world: World, visitor: Visitor) -> None:
@@ -155,7 +155,7 @@ async def test_the_phone_approves_refuses_and_locks(world: World, visitor: Visit
 
     push = registry.request_push("899700075122", "SI-DEP", "00", now())
     phone = await visitor.get("push", "/telephone/telephone-1")
-    assert phone.id == "telephone" and push.id in phone.html and "SI-DEP" in phone.html
+    assert phone.screen == "telephone" and push.id in phone.html and "SI-DEP" in phone.html
     wrong = await visitor.post("push", f"/telephone/telephone-1/demandes/{push.id}/accepter", code="0000")
     assert "il vous reste 2 essai(s)" in wrong.html
     ok = await visitor.post("push", f"/telephone/telephone-1/demandes/{push.id}/accepter", code="4321")

@@ -19,12 +19,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from harness.card.profile import load_profile, make_card
-from harness.middleware import client_env
+from harness.drivers.page import Page, parse_page
+from harness.middleware import PKCS1_ONLY, client_env
 from harness.pki import CardCredentials, CertVariant, Pki, Professional
 from harness.world.assembly import World
 from simulators.card.cpx import CpxCard
 from simulators.web import hosts
-from tests.support.visitor import PKCS1_ONLY, Screen, Visitor
+from tests.support.visitor import Visitor
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 DOCTOR = Professional("899700209812", "D0000020981", "ALAIN", "Médecin")
@@ -45,36 +46,36 @@ def client_context(world: World, credentials: CardCredentials, tmp_path: Path) -
     return context
 
 
-async def card_page(world: World, context: ssl.SSLContext | None) -> Screen:
+async def card_page(world: World, context: ssl.SSLContext | None) -> Page:
     async with (
         world.client(ssl_context=context) as http,
         http.get(world.urls["wallet-card"] + "/carte") as reply,
     ):
-        return Screen(reply.status, str(reply.url), await reply.text())
+        return parse_page(str(reply.url), reply.status, await reply.text())
 
 
 async def test_g3_01_activation_with_the_card_certificate(world: World, tmp_path: Path) -> None:
     credentials = world.pki.cards.issue(DOCTOR, world.state.now())  # type: ignore[union-attr]
     qr = await card_page(world, client_context(world, credentials, tmp_path))
-    assert (qr.status, qr.id) == (200, "qr-activation")
+    assert (qr.status, qr.screen) == (200, "qr-activation")
     assert "ALAIN D0000020981 (899700209812)" in qr.html and "valable 90 secondes" in qr.html
-    token = qr.attribute("qr")
+    token = qr.data["qr"]
     activation = re.search(r'action="/carte/([^/]+)/confirmation"', qr.html)
     assert activation
     async with world.client() as http:
         visitor = Visitor(world, http)
         early = await visitor.post("wallet-card", f"/carte/{activation.group(1)}/confirmation", code="123456")
-        assert early.id == "qr-non-scanne"
+        assert early.screen == "qr-non-scanne"
         status, scanned = await visitor.admin("POST", "/admin/phones/telephone-1/scan", {"token": token})
         assert status == 200 and scanned["national_id"] == "899700209812"
         confirmed = await visitor.post(
             "wallet-card", f"/carte/{activation.group(1)}/confirmation", code=scanned["code"]
         )
-        assert confirmed.id == "choix-code-e-cps"
+        assert confirmed.screen == "choix-code-e-cps"
         done = await visitor.post(
             "wallet-card", f"/activation/{activation.group(1)}/code-e-cps", code="2468", confirmation="2468"
         )
-    assert done.id == "e-cps-activee"
+    assert done.screen == "e-cps-activee"
     ecps = world.state.ecps.find("899700209812")
     assert ecps is not None and ecps.method == "carte"
 
@@ -85,7 +86,7 @@ async def test_the_qr_code_expires_after_90_seconds(world: World, tmp_path: Path
     world.state.clock.advance("+91s")
     async with world.client() as http:
         status, answer = await Visitor(world, http).admin(
-            "POST", "/admin/phones/telephone-1/scan", {"token": qr.attribute("qr")}
+            "POST", "/admin/phones/telephone-1/scan", {"token": qr.data["qr"]}
         )
     assert status == 404 and "délai est dépassé" in answer["message"]
 
@@ -103,14 +104,14 @@ async def test_certificate_variants_get_their_own_screen(
 ) -> None:
     credentials = world.pki.cards.issue(DOCTOR, world.state.now(), variant)  # type: ignore[union-attr]
     page = await card_page(world, client_context(world, credentials, tmp_path))
-    assert (page.status, page.id) == (403, screen)
+    assert (page.status, page.screen) == (403, screen)
     assert says in page.html and "0 825 852 000" in page.html
 
 
 async def test_g3_02_03_no_certificate_presented(world: World) -> None:
     """No card, or no middleware: the browser presents nothing, the wallet explains."""
     page = await card_page(world, None)
-    assert (page.status, page.id) == (403, "aucun-certificat")
+    assert (page.status, page.screen) == (403, "aucun-certificat")
     for advice in (
         "Vérifiez que votre carte est bien insérée",
         "Installez le package ATSAM",

@@ -27,12 +27,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from harness.card.profile import load_profile, make_card
-from harness.middleware import client_env
+from harness.drivers.page import Page, parse_page
+from harness.middleware import PKCS1_ONLY, client_env
 from harness.pki import CardCredentials, CertVariant, Pki, Professional
 from harness.world.assembly import World
 from simulators.card.cpx import CpxCard
 from simulators.web import hosts
-from tests.support.visitor import PKCS1_ONLY, Screen, Visitor
+from tests.support.visitor import Visitor
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 DOCTOR = Professional("899700209812", "D0000020981", "ALAIN", "Médecin")
@@ -59,9 +60,9 @@ def software_card(world: World, credentials: CardCredentials, tmp_path: Path) ->
     return context
 
 
-async def open_testssl(world: World, context: ssl.SSLContext | None) -> Screen:
+async def open_testssl(world: World, context: ssl.SSLContext | None) -> Page:
     async with world.client(ssl_context=context) as http, http.get(world.urls["testssl"] + "/") as reply:
-        return Screen(reply.status, str(reply.url), await reply.text())
+        return parse_page(str(reply.url), reply.status, await reply.text())
 
 
 async def set_tls_max(world: World, value: object) -> tuple[int, object]:
@@ -149,8 +150,8 @@ async def test_g6_01_valid_card_shows_every_field(
     card, credentials, cert = inserted
     code, out, err = await curl_with_card(world, cert, tmp_path)
     assert code == 0, err
-    page = Screen(200, "", out)
-    assert page.id == "information-carte-cps" and "Information sur votre carte CPS" in out
+    page = parse_page("", 200, out)
+    assert page.screen == "information-carte-cps" and "Information sur votre carte CPS" in out
     reference = await openssl_x509(cert, "-startdate", "-enddate", "-serial")
     shown = fields(out)
     expected = {
@@ -231,7 +232,7 @@ async def test_g6_03_04_expired_or_revoked_certificate(
 ) -> None:
     credentials = world.pki.cards.issue(DOCTOR, world.state.now(), variant)  # type: ignore[union-attr]
     page = await open_testssl(world, software_card(world, credentials, tmp_path))
-    assert (page.status, page.id) == (200, screen)
+    assert (page.status, page.screen) == (200, screen)
     shown = fields(page.html)
     assert shown["verification"] == verification and shown["identifiant"] == "899700209812"
     assert shown["serie"] == credentials.authentication.serial_hex
@@ -244,18 +245,18 @@ async def test_g6_03_04_the_verdict_follows_the_world_clock_and_crl(pki: Pki, tm
     async with World(pki=pki, start=START, cards=False) as world:
         credentials = pki.cards.issue(DOCTOR, world.state.now())
         context = software_card(world, credentials, tmp_path)
-        assert (await open_testssl(world, context)).id == "information-carte-cps"
+        assert (await open_testssl(world, context)).screen == "information-carte-cps"
         pki.cards.revoke(credentials.authentication.certificate, world.state.now() + dt.timedelta(hours=1))
-        assert (await open_testssl(world, context)).id == "information-carte-cps", "not yet on the CRL"
+        assert (await open_testssl(world, context)).screen == "information-carte-cps", "not yet on the CRL"
         world.state.clock.advance("+2h")
-        assert (await open_testssl(world, context)).id == "certificat-revoque"
+        assert (await open_testssl(world, context)).screen == "certificat-revoque"
         world.state.clock.advance("+1100d")
-        assert (await open_testssl(world, context)).id == "certificat-expire"
+        assert (await open_testssl(world, context)).screen == "certificat-expire"
 
 
 async def test_g6_05_no_certificate_presented(world: World) -> None:
     page = await open_testssl(world, None)
-    assert (page.status, page.id) == (200, "aucun-certificat")
+    assert (page.status, page.screen) == (200, "aucun-certificat")
     assert fields(page.html)["verification"] == "NONE" and fields(page.html)["identifiant"] == ""
     for advice in ("Aucun certificat n'a été présenté", "Installez le package ATSAM", "code porteur CPS", *SUPPORT):
         assert html.escape(advice) in page.html

@@ -19,14 +19,15 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from harness.card.profile import load_profile, make_card
-from harness.middleware import client_env
+from harness.drivers.page import parse_page
+from harness.middleware import PKCS1_ONLY, client_env
 from harness.pki import Pki
 from harness.world.assembly import World
 from harness.world.resolver import WorldTransport
 from simulators.web import hosts
 from simulators.web.psc.rules import REALM_PATH, Client, Fault, register_client
 from simulators.world.directory import Activity, Contacts, Professional
-from tests.support.visitor import PKCS1_ONLY, Screen, Visitor
+from tests.support.visitor import Visitor
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 NATIONAL_ID = "899700209812"
@@ -79,13 +80,13 @@ async def browser_login(world: World, authorize_url: str, answer: str = "approve
     async with world.client() as http:
         visitor = Visitor(world, http)
         async with http.get(authorize_url) as reply:
-            choice = Screen(reply.status, str(reply.url), await reply.text())
-        assert choice.id == "choix-moyen", choice.html
+            choice = parse_page(str(reply.url), reply.status, await reply.text())
+        assert choice.screen == "choix-moyen", choice.html
         action = re.search(r'action="(/auth/[^"]+/ecps)"', choice.html)
         assert action
         async with http.post(world.urls["wallet"] + action.group(1), data={"identifiant": NATIONAL_ID}) as reply:
-            waiting = Screen(reply.status, str(reply.url), await reply.text())
-        assert waiting.id == "attente-telephone" and 'http-equiv="refresh"' in waiting.html
+            waiting = parse_page(str(reply.url), reply.status, await reply.text())
+        assert waiting.screen == "attente-telephone" and 'http-equiv="refresh"' in waiting.html
         status, pushes = await visitor.admin("GET", "/admin/phones/telephone-1/pushes")
         assert status == 200 and len(pushes) == 1 and pushes[0]["client"] == "SI-DEP"
         if answer == "approve":
@@ -243,8 +244,8 @@ async def test_g5_04_no_e_cps_activated_for_this_id(world: World, oauth: AsyncOA
             action = re.search(r'action="(/auth/[^"]+/ecps)"', await reply.text())
         assert action
         async with http.post(world.urls["wallet"] + action.group(1), data={"identifiant": "899700075122"}) as reply:
-            page = Screen(reply.status, str(reply.url), await reply.text())
-    assert (page.status, page.id) == (404, "aucune-e-cps") and "Aucune e-CPS n&#x27;est activée" in page.html
+            page = parse_page(str(reply.url), reply.status, await reply.text())
+    assert (page.status, page.screen) == (404, "aucune-e-cps") and "Aucune e-CPS n&#x27;est activée" in page.html
 
 
 async def test_ciba_pending_slow_down_then_tokens(world: World, oauth: AsyncOAuth2Client) -> None:

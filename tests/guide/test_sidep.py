@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from harness.drivers.page import Page, parse_page
 from harness.pki import Pki
 from harness.world.assembly import World
 from simulators.web.psc.rules import Fault
 from simulators.web.sidep.rules import MAX_FAILURES, password_matches
 from simulators.world.directory import Activity, Contacts, Professional
-from tests.support.visitor import Screen, Visitor
+from tests.support.visitor import Visitor
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 NATIONAL_ID = "899700209812"
@@ -32,24 +33,24 @@ async def world(session_pki: Pki) -> AsyncIterator[World]:
         yield running
 
 
-async def portal_login_with_ecps(world: World, visitor: Visitor, answer: str = "approve") -> Screen:
+async def portal_login_with_ecps(world: World, visitor: Visitor, answer: str = "approve") -> Page:
     """Guide page 9: the portal → "e-CPS Identification par carte CPS" → "Application e-CPS" → phone."""
     landing = await visitor.get("sidep", "/")
-    assert landing.id == "accueil-sidep" and "e-CPS Identification par carte CPS" in landing.html
+    assert landing.screen == "accueil-sidep" and "e-CPS Identification par carte CPS" in landing.html
     choice = await visitor.get("sidep", "/connexion/psc")  # redirected to PSC's login page (wallet host)
-    assert choice.id == "choix-moyen", choice.html
+    assert choice.screen == "choix-moyen", choice.html
     assert choice.url.startswith("https://wallet.esw.esante.gouv.fr:")
     action = re.search(r'action="(/auth/[^"]+/ecps)"', choice.html)
     assert action
     waiting = await visitor.post("wallet", action.group(1), identifiant=NATIONAL_ID)
-    assert waiting.id == "attente-telephone"
+    assert waiting.screen == "attente-telephone"
     _, pushes = await visitor.admin("GET", "/admin/phones/telephone-1/pushes")
     if answer == "approve":
         await visitor.admin("POST", f"/admin/pushes/{pushes[0]['id']}/approve", {"password": "4321"})
     else:
         await visitor.admin("POST", f"/admin/pushes/{pushes[0]['id']}/refuse")
     async with visitor.http.get(waiting.url) as reply:  # the page polls; the redirects lead back to SI-DEP
-        return Screen(reply.status, str(reply.url), await reply.text())
+        return parse_page(str(reply.url), reply.status, await reply.text())
 
 
 @pytest.fixture
@@ -60,19 +61,19 @@ async def visitor(world: World) -> AsyncIterator[Visitor]:
 
 async def test_g5_01_connected_through_psc_with_the_e_cps(world: World, visitor: Visitor) -> None:
     connected = await portal_login_with_ecps(world, visitor)
-    assert (connected.status, connected.id) == (200, "connecte"), connected.html
+    assert (connected.status, connected.screen) == (200, "connecte"), connected.html
     assert "Vous êtes connecté(e)." in connected.html
     for value in ("ALAIN", "D0000020981", NATIONAL_ID, "CABINET M D0000020981"):
         assert value in connected.html
     logout = await visitor.get("sidep", "/deconnexion")
-    assert logout.url.startswith(world.urls["sidep"]) and logout.id == "accueil-sidep"
+    assert logout.url.startswith(world.urls["sidep"]) and logout.screen == "accueil-sidep"
     again = await visitor.get("sidep", "/accueil")
-    assert again.id == "accueil-sidep", "logged out"
+    assert again.screen == "accueil-sidep", "logged out"
 
 
 async def test_g5_03_refused_on_the_phone_points_to_atsam(world: World, visitor: Visitor) -> None:
     refused = await portal_login_with_ecps(world, visitor, answer="refuse")
-    assert (refused.status, refused.id) == (401, "echec-psc")
+    assert (refused.status, refused.screen) == (401, "echec-psc")
     assert "refusée sur le téléphone" in refused.html and "Test SSL" in refused.html and "0 825 852 000" in refused.html
 
 
@@ -81,13 +82,13 @@ async def test_the_portal_refuses_a_bad_id_token(world: World, visitor: Visitor,
     status, _ = await visitor.admin("POST", "/admin/psc/faults", {"client_id": "portail-sidep", "faults": [fault]})
     assert status == 200
     refused = await portal_login_with_ecps(world, visitor)
-    assert (refused.status, refused.id) == (401, "jeton-invalide"), refused.html
+    assert (refused.status, refused.screen) == (401, "jeton-invalide"), refused.html
 
 
 async def test_a_forged_callback_is_refused(world: World, visitor: Visitor) -> None:
     await visitor.get("sidep", "/")
     forged = await visitor.get("sidep", "/callback?code=abc&state=not-mine")
-    assert (forged.status, forged.id) == (400, "requete-invalide")
+    assert (forged.status, forged.screen) == (400, "requete-invalide")
 
 
 async def test_g4_01_liberal_account_created_by_the_cis(world: World, visitor: Visitor) -> None:
@@ -100,7 +101,7 @@ async def test_g4_01_liberal_account_created_by_the_cis(world: World, visitor: V
     connected = await visitor.post(
         "sidep", "/connexion/mot-de-passe", identifiant="alain.d", mot_de_passe="Motdepasse-CIS-1"
     )
-    assert connected.id == "connecte" and "ALAIN" in connected.html
+    assert connected.screen == "connecte" and "ALAIN" in connected.html
 
 
 async def test_g4_02_salaried_account_waits_for_the_ars(world: World, visitor: Visitor) -> None:
@@ -110,28 +111,28 @@ async def test_g4_02_salaried_account_waits_for_the_ars(world: World, visitor: V
     pending = await visitor.post(
         "sidep", "/connexion/mot-de-passe", identifiant="infirmiere.h", mot_de_passe="Hopital-2020!"
     )
-    assert (pending.status, pending.id) == (401, "compte-en-attente") and "ARS" in pending.html
+    assert (pending.status, pending.screen) == (401, "compte-en-attente") and "ARS" in pending.html
     status, body = await visitor.admin("POST", "/admin/sidep/accounts/infirmiere.h/validate")
     assert (status, body["status"]) == (200, "active")
     connected = await visitor.post(
         "sidep", "/connexion/mot-de-passe", identifiant="infirmiere.h", mot_de_passe="Hopital-2020!"
     )
-    assert connected.id == "connecte"
+    assert connected.screen == "connecte"
 
 
 async def test_g4_03_wrong_passwords_lock_the_account(world: World, visitor: Visitor) -> None:
     await visitor.admin("POST", "/admin/sidep/accounts", {"login": "alain.d", "password": "Motdepasse-CIS-1"})
     unknown = await visitor.post("sidep", "/connexion/mot-de-passe", identifiant="nobody", mot_de_passe="x")
-    assert (unknown.status, unknown.id) == (401, "identifiants-incorrects")
+    assert (unknown.status, unknown.screen) == (401, "identifiants-incorrects")
     screens = [
-        (await visitor.post("sidep", "/connexion/mot-de-passe", identifiant="alain.d", mot_de_passe="wrong")).id
+        (await visitor.post("sidep", "/connexion/mot-de-passe", identifiant="alain.d", mot_de_passe="wrong")).screen
         for _ in range(MAX_FAILURES)
     ]
     assert screens == ["identifiants-incorrects"] * (MAX_FAILURES - 1) + ["compte-verrouille"]
     locked = await visitor.post(
         "sidep", "/connexion/mot-de-passe", identifiant="alain.d", mot_de_passe="Motdepasse-CIS-1"
     )
-    assert locked.id == "compte-verrouille" and "0 800 08 32 04" in locked.html
+    assert locked.screen == "compte-verrouille" and "0 800 08 32 04" in locked.html
 
 
 @pytest.mark.parametrize(

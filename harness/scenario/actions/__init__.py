@@ -6,6 +6,7 @@ imported here: the professional's browser and phone first, then the world around
 
 # isort: off
 from harness.scenario.actions import browser, phone, messages, clock, offices, card, switches, diagnose
+
 # isort: on
 from harness.scenario.actions.registry import ACTIONS, Action, Actor
 
