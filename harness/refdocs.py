@@ -583,7 +583,7 @@ def write_pages() -> list[str]:
 
 
 def _quiet_authlib() -> None:
-    """authlib (imported with the runner) turns its deprecation warnings on at import; the pages do not need them."""
+    """authlib (imported with the player) turns its deprecation warnings on at import; the pages do not need them."""
     with contextlib.suppress(ImportError):
         import authlib.deprecate  # noqa: F401
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")

@@ -1,8 +1,8 @@
-"""What every browser driver offers the scenario runner: the same actions, the same observations.
+"""What every browser driver offers the scenario player: the same actions, the same observations.
 
 A scenario file does not say which browser plays it. The protocol driver (an HTTP client, fast,
 the default) and the Chromium driver (the real browser, its dialogs and error pages) both turn
-``browser.*`` steps into navigations and expose what the runner checks: the current page, whether
+``browser.*`` steps into navigations and expose what the expectations check: the current page, whether
 the request itself failed and why, the OAuth error carried by the last redirect, the exchanges
 of the step and, where there is a screen, a screenshot.
 """
@@ -21,7 +21,7 @@ STEP_TIMEOUT = 60.0
 
 
 class Browser(ABC):
-    """The professional's browser, as the runner sees it."""
+    """The professional's browser, as the player sees it."""
 
     name: str = "browser"
 
@@ -31,7 +31,7 @@ class Browser(ABC):
         self.client_error = ""
         self.last_error: str | None = None
         self.exchanges: list[str] = []
-        """``METHOD URL -> status`` of the step's requests (cleared by the runner)."""
+        """``METHOD URL -> status`` of the step's requests (cleared at each step)."""
         self.pin_dialogs: list[bytes] = []
         """Screenshots (PNG) of the card's PIN dialog shown during the step (headful Chromium)."""
 

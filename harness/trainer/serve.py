@@ -1,6 +1,6 @@
 """``cps-harness serve --scenario ID [--pause-at N]``: a world in a scenario's state, held for a trainer.
 
-Without ``--pause-at`` the runner plays the steps that only set the world up (card inserted, fault
+Without ``--pause-at`` the player plays the steps that only set the world up (card inserted, fault
 set, clock moved, accounts created…: every step before the first one the professional plays at the
 browser, the phone or ATSAM's diagnostic) and the world waits there, so a trainer walks the rest
 of the path in any browser. With ``--pause-at N`` it plays the scenario itself up to step N
@@ -8,7 +8,7 @@ of the path in any browser. With ``--pause-at N`` it plays the scenario itself u
 so the same URL can be opened by hand.
 Enter or Ctrl-C ends it; the world (pcscd included) and the browser stop.
 
-The runner's own loop plays the steps (``runner.playing``); this module only decides where to stop
+The player's own loop plays the steps (``player.playing``); this module only decides where to stop
 and what to print.
 """
 
