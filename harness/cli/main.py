@@ -11,6 +11,7 @@ from rich.console import Console
 
 from harness import __version__
 from harness.cli import card, check, demo, diagnose, doctor, run, serve
+from harness.errors import ScenarioError, SetupError
 
 COMMANDS = (doctor, run, check, serve, demo, card, diagnose)
 """One module per command, in the order ``--help`` lists them: each has ``add_parser`` and ``run``."""
@@ -31,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args, console)
         return code
+    except (SetupError, ScenarioError) as exc:  # the machine or the request: the message says the fix
+        console.print(f"[red]✘[/] {exc}", highlight=False)
+        return 2
     except KeyboardInterrupt:
         console.print("interrupted; everything started was stopped")
         return 130

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from harness.errors import SetupError
 from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.model import Scenario
@@ -74,13 +73,9 @@ def main(
     targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
     driver: Driver = "protocol", headless: bool = True,
 ) -> int:  # fmt: skip
-    try:
-        results, problems, wall = asyncio.run(
-            run_all(targets, jobs=jobs, report_dir=report_dir, console=console, driver=driver, headless=headless)
-        )
-    except SetupError as exc:
-        console.print(f"[red]✘[/] cannot run: {exc}", highlight=False)
-        return 2
+    results, problems, wall = asyncio.run(
+        run_all(targets, jobs=jobs, report_dir=report_dir, console=console, driver=driver, headless=headless)
+    )
     if problems:
         for problem in problems:
             console.print(f"[red]✘[/] {problem}", highlight=False)

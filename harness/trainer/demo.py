@@ -16,10 +16,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.errors import SetupError
 from harness.pki import Pki
 from harness.scenario.player import Event, Result, playing
-from harness.trainer.serve import TrainerError, event_line, load_one
+from harness.trainer.serve import event_line, load_one
 
 DEFAULT_OUT = Path("reports")
 """``demo ID`` writes to ``reports/demo-ID/`` unless ``--out`` says otherwise."""
@@ -146,14 +145,7 @@ async def record(target: str, *, headless: bool, console: Console) -> Result:
 
 
 def main(target: str, *, out: Path | None, headless: bool, console: Console) -> int:
-    try:
-        result = asyncio.run(record(target, headless=headless, console=console))
-    except TrainerError as exc:
-        console.print(f"[red]✘[/] {exc}", highlight=False)
-        return 2
-    except SetupError as exc:
-        console.print(f"[red]✘[/] cannot run: {exc}", highlight=False)
-        return 2
+    result = asyncio.run(record(target, headless=headless, console=console))
     page = write_slides(result, out or DEFAULT_OUT / f"demo-{result.scenario.id}")
     state = "every step passed" if result.ok else "[red]a step failed[/] (its slide says why)"
     console.print(f"{state}; slides: {page.resolve()}", soft_wrap=True)

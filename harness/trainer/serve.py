@@ -27,7 +27,7 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.errors import ScenarioError, SetupError, StepFailed
+from harness.errors import ScenarioError, StepFailed
 from harness.pki import Pki
 from harness.scenario.actions import ACTIONS
 from harness.scenario.actions.browser import CardFollow, CardOpen, Open, page_url
@@ -247,15 +247,8 @@ async def serve_scenario(
 def main(
     target: str, *, pause_at: int | None, driver: Driver, headless: bool, as_json: bool, bind: str, console: Console
 ) -> int:
-    try:
-        return asyncio.run(
-            serve_scenario(
-                target, pause_at=pause_at, driver=driver, headless=headless, as_json=as_json, console=console, bind=bind
-            )
+    return asyncio.run(
+        serve_scenario(
+            target, pause_at=pause_at, driver=driver, headless=headless, as_json=as_json, console=console, bind=bind
         )
-    except TrainerError as exc:
-        console.print(f"[red]✘[/] {exc}", highlight=False)
-        return 2
-    except SetupError as exc:
-        console.print(f"[red]✘[/] cannot run: {exc}", highlight=False)
-        return 2
+    )
