@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from harness.background import CALL_TIMEOUT, BackgroundLoop
-from harness.card.reader import CardReader
+from harness.card.reader import CardReader, CardReaderError
 from harness.card.vpcd import Card, Removal
 from harness.middleware import client_env
 from harness.pcsc.stack import PcscStack
@@ -57,7 +57,10 @@ class CardHost:
             raise IndexError(f"reader {index}: this stack has readers 0-{len(self.readers) - 1}") from None
 
     def insert(self, card: Card, reader: int = 0) -> None:
-        self._call(self.reader(reader).insert(card))
+        try:
+            self._call(self.reader(reader).insert(card))
+        except CardReaderError as exc:  # what pcscd said is the only clue to why it did not take the card
+            raise CardReaderError(f"{exc}; pcscd's log ends with:\n{self.stack.log_tail()}") from exc
 
     def remove(self, reader: int = 0) -> Removal | None:
         return self._call(self.reader(reader).remove())
