@@ -60,10 +60,13 @@ class CardReader:
         seen = powered in done and await self._seen(True, timeout)
         if not seen:
             reason = self._task.result() if self._task in done else None
+            state = self._connection.state
+            observed = f"the reader asked for its ATR {state.atr_requests} times" + (
+                ", powered it" if state.powered or powered in done else ", never powered it"
+            )
             await self.remove()
             raise CardReaderError(
-                f"{self.name}: pcscd did not take the card within {timeout:.0f} s"
-                + (f" ({reason.value})" if reason else "")
+                f"{self.name}: pcscd did not take the card within {timeout:.0f} s ({reason.value if reason else observed})"
             )
 
     async def _seen(self, present: bool, timeout: float) -> bool:

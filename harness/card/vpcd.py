@@ -52,6 +52,8 @@ class SlotState:
     inserted: bool = False
     powered: bool = False
     apdus: int = 0
+    atr_requests: int = 0
+    """How often the reader asked for the ATR (vpcd does at every presence poll)."""
     removal: Removal | None = None
     events: list[str] = field(default_factory=list)
 
@@ -168,6 +170,7 @@ class CardConnection:
 
     async def _control(self, sock: socket.socket, code: int) -> None:
         if code == GET_ATR:
+            self.state.atr_requests += 1
             await self._send(sock, self.atr)
         elif code in (POWER_ON, RESET):
             self.card.power_on()
