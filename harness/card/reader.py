@@ -18,6 +18,12 @@ from simulators.card.cpx import CpxCard
 from simulators.card.view import CardView
 
 INSERT_TIMEOUT = 10.0
+MISSED_REMOVAL_POLLS = 3
+"""ATR requests with no power-on: pcscd's poller believes the previous card is still in (it powers a
+card at the first poll that finds the slot full after empty, 400 ms apart)."""
+REPLUG_GAP = 1.0
+"""Seconds the slot stays empty before plugging in again: more than two of pcscd's polls."""
+REPLUGS = 2
 
 
 class CardReaderError(HarnessError):
@@ -46,28 +52,41 @@ class CardReader:
         return self._task is not None and not self._task.done()
 
     async def insert(self, card: Card, timeout: float = INSERT_TIMEOUT) -> None:
-        """Plug ``card`` in and wait until pcscd powers it (it then lists it as present)."""
+        """Plug ``card`` in and wait until pcscd powers it (it then lists it as present).
+
+        pcscd powers a card when its poller sees the slot go from empty to full. If a previous card
+        vanished and pcscd learnt it otherwise (a dead client's disconnect marks the slot empty),
+        the poller may never have seen the slot empty: it then keeps asking the new card for its
+        ATR and never powers it. The card is then pulled out for two polls and plugged in again.
+        """
         if self.present:
             raise CardReaderError(f"{self.name}: a card is already inserted; remove it first")
         if self._task is not None:
             await self.remove()  # the last card left on its own (fault, watchdog): let pcscd see it gone
         self.card = card
-        self._connection = CardConnection(card, self.port, mute_watchdog=self.mute_watchdog)
-        self._task = asyncio.create_task(self._connection.serve(), name=f"card in {self.name}")
-        powered = asyncio.create_task(self._connection.powered_once.wait())
-        done, _ = await asyncio.wait({powered, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        powered.cancel()
-        seen = powered in done and await self._seen(True, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for _ in range(REPLUGS + 1):
+            connection = self._connection = CardConnection(card, self.port, mute_watchdog=self.mute_watchdog)
+            task = self._task = asyncio.create_task(connection.serve(), name=f"card in {self.name}")
+            while not connection.powered_once.is_set() and not task.done() and loop.time() < deadline:
+                if connection.state.atr_requests >= MISSED_REMOVAL_POLLS:
+                    break  # polled, present, never powered: pcscd missed the last removal
+                await asyncio.sleep(0.02)
+            if connection.powered_once.is_set() or task.done() or loop.time() >= deadline:
+                break
+            connection.remove()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(task, 5)
+            await asyncio.sleep(REPLUG_GAP)
+        powered = connection.powered_once.is_set()
+        seen = powered and await self._seen(True, max(0.5, deadline - loop.time()))
         if not seen:
-            reason = self._task.result() if self._task in done else None
-            state = self._connection.state
-            observed = f"the reader asked for its ATR {state.atr_requests} times" + (
-                ", powered it" if state.powered or powered in done else ", never powered it"
-            )
+            reason = task.result() if task.done() else None
+            observed = reason.value if reason else f"the reader asked for its ATR {connection.state.atr_requests} times"
+            observed += "" if reason else (", powered it" if powered else ", never powered it")
             await self.remove()
-            raise CardReaderError(
-                f"{self.name}: pcscd did not take the card within {timeout:.0f} s ({reason.value if reason else observed})"
-            )
+            raise CardReaderError(f"{self.name}: pcscd did not take the card within {timeout:.0f} s ({observed})")
 
     async def _seen(self, present: bool, timeout: float) -> bool:
         if self.seen_by is None:
