@@ -14,7 +14,6 @@ its own private pcscd, socket and ports. Nothing touches the system's pcscd.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,6 @@ from harness.world.host import WorldHost
 from simulators.card.cpx import CpxCard
 from simulators.card.faults import Faults
 from simulators.card.view import CardView
-
-WORLD_START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -120,8 +117,9 @@ def cps_card(cps_pki: PkiPaths, request: pytest.FixtureRequest) -> Iterator[Virt
 
 @pytest.fixture
 def cps_world(cps_pki: PkiPaths) -> Iterator[WorldHost]:
-    """A running world (every site, a private pcscd with two readers), fresh for each test."""
-    with WorldHost(pki=cps_pki.pki, start=WORLD_START) as host:
+    """A running world (every site, a private pcscd with two readers), fresh for each test; its clock starts at
+    real time and runs (relying parties judge tokens on their own clock), and `clock.advance_clock` moves it on."""
+    with WorldHost(pki=cps_pki.pki) as host:
         yield host
 
 

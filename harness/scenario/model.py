@@ -117,6 +117,11 @@ class WorldStart(Strict):
         default=dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC), description="the world clock at the start"
     )
     cards: bool = Field(default=False, description="start a private pcscd and two readers (card scenarios)")
+    clock_frozen: bool = Field(
+        default=False,
+        description="the world clock stands still between steps and moves only with clock.advance (for a path "
+        "that checks an exact instant); by default it follows real time from `clock`, as a served world does",
+    )
 
 
 class Scenario(Strict):

@@ -181,7 +181,10 @@ async def playing(
     """
     started = time.perf_counter()
     events: list[Event] = []
-    world = World(pki=pki, start=scenario.world.clock, cards=scenario.world.cards, bind=bind)
+    world = World(
+        pki=pki, start=scenario.world.clock, cards=scenario.world.cards, bind=bind,
+        clock_runs=not scenario.world.clock_frozen,
+    )  # fmt: skip
     async with world, world.client() as http:
         stage = make_stage(scenario, world, http, workdir, driver, headless)
         try:

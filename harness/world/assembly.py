@@ -74,9 +74,12 @@ class World:
         start: dt.datetime | None = None,
         cards: bool = True,
         bind: str = LOOPBACK,
+        clock_runs: bool = True,
     ) -> None:
+        """``start``: the world clock's first instant (default: now); ``clock_runs``: it follows real
+        time from there (a relying party judges tokens on its own clock), else it moves only when told."""
         self.pki = pki
-        self.state = WorldState(clock=Clock(start))
+        self.state = WorldState(clock=Clock(start, running=clock_runs))
         self.wallet = WalletState()
         self.psc: PscState | None = None
         self.sidep_accounts = Accounts()

@@ -26,8 +26,10 @@ T = TypeVar("T")
 
 
 class WorldHost:
-    def __init__(self, *, pki: Pki | None = None, start: dt.datetime | None = None, cards: bool = True) -> None:
-        self.world = World(pki=pki, start=start, cards=cards)
+    def __init__(
+        self, *, pki: Pki | None = None, start: dt.datetime | None = None, cards: bool = True, clock_runs: bool = True
+    ) -> None:
+        self.world = World(pki=pki, start=start, cards=cards, clock_runs=clock_runs)
         self._background: BackgroundLoop | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:

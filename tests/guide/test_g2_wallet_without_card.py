@@ -22,7 +22,8 @@ EMAIL, MOBILE = "carole@officine.test", "+33600000001"
 
 @pytest.fixture
 async def world(session_pki: Pki) -> AsyncIterator[World]:
-    async with World(pki=session_pki, start=START, cards=False) as running:
+    # frozen: these paths check exact instants (48 h and 72 h to the second)
+    async with World(pki=session_pki, start=START, cards=False, clock_runs=False) as running:
         yield running
 
 

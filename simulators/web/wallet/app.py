@@ -7,7 +7,6 @@ a page with its screen id and the guide's advice; malformed input is a 4xx, neve
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from simulators.web.certificates import peer_certificate
 from simulators.web.forms import MAX_FORM, form_fields
 from simulators.web.national_id import check_national_id
 from simulators.web.wallet.rules import (
+    QR_LIFETIME,
     Activation,
     Step,
     WalletState,
@@ -172,7 +172,7 @@ async def card_start(request: web.Request) -> web.Response:
         )
     except Refusal as refusal:
         return refusal_page(refusal)
-    seconds = int((activation.expires_at - request.app[WORLD_KEY].now()) / dt.timedelta(seconds=1))
+    seconds = int(QR_LIFETIME.total_seconds())  # the page says how long a QR code lasts, as the real one does
     body = (
         p.paragraph(f"Carte CPS de {activation.holder} ({activation.national_id}).")
         + p.paragraph(f"Scannez ce QR code avec l'application e-CPS (valable {seconds} secondes) :")
