@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote_plus, urlparse
 
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -132,7 +133,7 @@ async def test_g5_01_code_flow_with_pkce_nonce_and_id_token_checked_against_jwks
     info = (await oauth.get(config["userinfo_endpoint"])).json()
     assert info["SubjectNameID"] == NATIONAL_ID and info["preferred_username"] == NATIONAL_ID
     assert (info["given_name"], info["family_name"]) == ("ALAIN", "D0000020981")
-    assert info["otherIds"] == [{"identifiant": "99700209812", "origine": "RPPS", "qualite": 1}]
+    assert info["otherIds"] == [{"identifiant": NATIONAL_ID, "origine": "RPPS", "qualite": 1}]  # as the samples show
     activity = info["SubjectRefPro"]["exercices"][0]["activities"][0]
     assert activity["raisonSocialeSite"] == "CABINET M D0000020981" and info["SubjectOrganizationID"] == "R95141"
 
@@ -172,7 +173,8 @@ async def test_pkce_and_codes_are_strict(world: World, oauth: AsyncOAuth2Client)
     [
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"scope": "profile"}, "invalid_scope"),
-        ({"acr_values": "eidas3"}, "invalid_request"),
+        ({"prompt": "none"}, "login_required"),
+        ({"response_mode": "sms"}, "invalid_request"),
         ({"code_challenge": None}, "invalid_request"),  # this client must use PKCE
         ({"code_challenge_method": "plain"}, "invalid_request"),
     ],
@@ -382,3 +384,154 @@ async def test_g5_05_carte_cps_login_through_the_virtual_card(session_pki: Pki, 
         grant = world.psc.codes[query["code"][0]]
         assert (grant.national_id, grant.auth_mode) == (NATIONAL_ID, "CARD")
         assert any("INTERNAL AUTHENTICATE -> 6100" in entry.line() for entry in card.log)
+
+
+# -- as Keycloak answers relying parties ----------------------------------------------------------------------
+SANDBOX_DISCOVERY_FIELDS = {
+    "issuer", "authorization_endpoint", "token_endpoint", "introspection_endpoint", "userinfo_endpoint",
+    "end_session_endpoint", "jwks_uri", "grant_types_supported", "response_types_supported",
+    "subject_types_supported", "id_token_signing_alg_values_supported", "response_modes_supported",
+    "token_endpoint_auth_methods_supported", "claims_supported", "claim_types_supported",
+    "claims_parameter_supported", "scopes_supported", "request_parameter_supported",
+    "request_uri_parameter_supported", "code_challenge_methods_supported",
+}  # fmt: skip
+"""The sandbox's fields that describe what the simulator does too (docs/psc-real-clients.md)."""
+SANDBOX_SCOPES = ["openid", "address", "email", "identity", "microprofile-jwt", "offline_access", "phone", "profile",
+                  "roles", "scope_1", "scope_2", "scope_all", "web-origins", "eidas2"]  # fmt: skip
+
+
+async def test_discovery_is_the_sandboxs_with_this_worlds_urls(world: World, oauth: AsyncOAuth2Client) -> None:
+    config = await discover(oauth, world)
+    assert set(config) >= SANDBOX_DISCOVERY_FIELDS
+    issuer = config["issuer"]
+    assert config["token_endpoint"] == issuer + "/protocol/openid-connect/token"
+    assert config["backchannel_authentication_endpoint"] == issuer + "/protocol/openid-connect/ext/ciba/auth"
+    assert config["scopes_supported"][: len(SANDBOX_SCOPES)] == SANDBOX_SCOPES
+    assert config["response_modes_supported"] == ["query", "fragment", "form_post"]
+    assert "refresh_token" in config["grant_types_supported"]
+    assert config["request_uri_parameter_supported"] is False, "request objects are not implemented: said so"
+    for absent in ("check_session_iframe", "registration_endpoint", "tls_client_certificate_bound_access_tokens"):
+        assert absent not in config
+
+
+async def test_client_secret_basic_is_form_urlencoded_as_rfc_6749_says(world: World) -> None:
+    """openid-client sends ``node%2Drp:s%2Bcr%C3%A9t`` for node-rp / s+crét: it must be decoded."""
+    assert world.psc is not None
+    register_client(world.psc, Client("node-rp.test_1", "s+crét/=", [REDIRECT], "Node RP"))
+    encoded = base64.b64encode(f"{quote_plus('node-rp.test_1')}:{quote_plus('s+crét/=')}".encode()).decode()
+    url = world.urls["psc"] + REALM_PATH + "/protocol/openid-connect/token"
+    async with world.client() as http:
+        for header in (f"Basic {encoded}", "Basic " + base64.b64encode(b"node-rp.test_1:wrong").decode()):
+            async with http.post(url, data={"grant_type": "authorization_code", "code": "x", "redirect_uri": REDIRECT},
+                                 headers={"Authorization": header}) as reply:  # fmt: skip
+                answers = reply.status, (await reply.json())["error"]
+            assert answers == ((400, "invalid_grant") if header.endswith(encoded) else (401, "invalid_client"))
+
+
+def refreshing(answer: dict[str, Any]) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": answer["refresh_token"]}
+
+
+async def test_refresh_rotation_revocation_and_logout_through_the_endpoints(
+    world: World, oauth: AsyncOAuth2Client
+) -> None:
+    config = await discover(oauth, world)
+    url, _ = oauth.create_authorization_url(config["authorization_endpoint"], code_verifier="r" * 64, nonce="n")
+    code = parse_qs(urlparse(await browser_login(world, url)).query)["code"][0]
+    first = await oauth.fetch_token(config["token_endpoint"], code=code, code_verifier="r" * 64)
+    assert first["refresh_token"] and first["refresh_expires_in"] == 1800
+    world.state.clock.advance("+5min")  # the access token (120 s) is long dead: the refresh still works
+    second = await oauth.refresh_token(config["token_endpoint"], refresh_token=first["refresh_token"])
+    assert second["refresh_token"] != first["refresh_token"]
+    assert (await oauth.get(config["userinfo_endpoint"])).json()["SubjectNameID"] == NATIONAL_ID
+    reused = await oauth.post(config["token_endpoint"], auth=(CLIENT_ID, SECRET),
+                              data=refreshing(first))  # fmt: skip
+    assert (reused.status_code, reused.json()["error"]) == (400, "invalid_grant")
+    seen = (await oauth.post(config["introspection_endpoint"], auth=(CLIENT_ID, SECRET),
+                             data={"token": second["refresh_token"]})).json()  # fmt: skip
+    assert seen["active"] is True and seen["typ"] == "Refresh"
+    await oauth.post(config["revocation_endpoint"], auth=(CLIENT_ID, SECRET),
+                     data={"token": second["refresh_token"], "token_type_hint": "refresh_token"})  # fmt: skip
+    after = await oauth.post(config["token_endpoint"], auth=(CLIENT_ID, SECRET),
+                             data=refreshing(second))  # fmt: skip
+    assert after.json()["error"] == "invalid_grant"
+    gone = (await oauth.post(config["introspection_endpoint"], auth=(CLIENT_ID, SECRET),
+                             data={"token": second["access_token"]})).json()  # fmt: skip
+    assert gone == {"active": False}, "revoking the refresh token ends its session's access tokens"
+
+    url, _ = oauth.create_authorization_url(config["authorization_endpoint"], code_verifier="s" * 64, nonce="n")
+    code = parse_qs(urlparse(await browser_login(world, url)).query)["code"][0]
+    third = await oauth.fetch_token(config["token_endpoint"], code=code, code_verifier="s" * 64)
+    async with (
+        world.client() as http,
+        http.get(
+            config["end_session_endpoint"], params={"id_token_hint": third["id_token"]}, allow_redirects=False
+        ) as reply,
+    ):
+        assert reply.status == 200
+    ended = await oauth.post(config["token_endpoint"], auth=(CLIENT_ID, SECRET),
+                             data=refreshing(third))  # fmt: skip
+    assert ended.json()["error"] == "invalid_grant", "logout ends the session"
+
+
+@pytest.mark.parametrize(
+    ("grant_type", "status", "error"),
+    [("password", 400, "unsupported_grant_type"), ("client_credentials", 400, "unsupported_grant_type"),
+     ("refresh_token", 400, "unauthorized_client")],
+)  # fmt: skip
+async def test_grants_a_client_may_not_use_are_refused_by_name(
+    world: World, grant_type: str, status: int, error: str
+) -> None:
+    assert world.psc is not None
+    register_client(world.psc, Client("code-only", "s", [REDIRECT], "Code", grant_types=("authorization_code",)))
+    url = world.urls["psc"] + REALM_PATH + "/protocol/openid-connect/token"
+    async with (
+        world.client() as http,
+        http.post(url, data={"grant_type": grant_type, "client_id": "code-only", "client_secret": "s"}) as reply,
+    ):
+        assert (reply.status, (await reply.json())["error"]) == (status, error)
+
+
+@pytest.mark.parametrize("mode", ["fragment", "form_post"])
+async def test_the_code_comes_back_in_the_response_mode_asked(world: World, mode: str) -> None:
+    params = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid",
+              "state": "st", "response_mode": mode, "code_challenge": create_s256_code_challenge("m" * 50),
+              "code_challenge_method": "S256"}  # fmt: skip
+    authorize = world.urls["wallet"] + "/auth?" + "&".join(f"{k}={v}" for k, v in params.items())
+    async with world.client() as http:
+        async with http.get(authorize) as reply:
+            action = re.search(r'action="(/auth/[^"]+/ecps)"', await reply.text())
+        assert action
+        async with http.post(world.urls["wallet"] + action.group(1), data={"identifiant": NATIONAL_ID}) as reply:
+            waiting = str(reply.url)
+        push = world.state.ecps.pending("telephone-1", world.state.now())[0]
+        world.state.ecps.approve(push.id, "4321", world.state.now())
+        async with http.get(waiting, allow_redirects=False) as reply:
+            if mode == "fragment":
+                location = reply.headers["Location"]
+                fields = parse_qs(urlparse(location).fragment)
+                assert reply.status == 303 and location.startswith(REDIRECT + "#") and "?" not in location
+            else:
+                page = parse_page(str(reply.url), reply.status, await reply.text())
+                assert page.screen == "retour-application" and "document.forms[0].submit()" in page.html
+                (form,) = page.forms
+                assert (form.method, form.action) == ("post", REDIRECT) and set(form.fields) == {"code", "state"}
+                fields = {k: [v] for k, v in re.findall(r'name="(\w+)" value="([^"]*)"', page.html)}
+    assert fields["state"] == ["st"] and fields["code"][0] in world.psc.codes  # type: ignore[union-attr]
+
+
+async def test_ciba_is_at_keycloaks_path_and_its_answer_has_a_refresh_token(world: World) -> None:
+    issuer = world.urls["psc"] + REALM_PATH
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()}
+    async with world.client() as http:
+        async with http.post(issuer + "/protocol/openid-connect/ext/ciba/auth", headers=basic,
+                             data={"login_hint": NATIONAL_ID, "scope": "openid scope_all"}) as reply:  # fmt: skip
+            assert reply.status == 200
+            auth_req_id = (await reply.json())["auth_req_id"]
+        push = world.state.ecps.pending("telephone-1", world.state.now())[0]
+        world.state.ecps.approve(push.id, "4321", world.state.now())
+        async with http.post(issuer + "/protocol/openid-connect/token", headers=basic,
+                             data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": auth_req_id}
+                             ) as reply:  # fmt: skip
+            answer = await reply.json()
+    assert reply.status == 200 and answer["refresh_token"]

@@ -249,12 +249,12 @@ def test_state_comes_back_exactly_on_an_error_redirect(psc: Psc, state: str, reg
 @PROFILE
 @given(state=st.one_of(st.none(), TEXT))
 def test_state_comes_back_exactly_with_the_code(psc: Psc, state: str | None) -> None:
-    """The success redirect (``_redirect`` of the login pages) after the phone approved."""
-    from simulators.web.psc.app import _redirect
+    """The success redirect (``to_client`` of the login pages) after the phone approved."""
+    from simulators.web.psc.app import to_client
 
     request = AuthRequest("r", psc.world.psc.clients[LENIENT], REDIRECT, state, None, "openid", None, None,  # type: ignore[union-attr]
                           psc.world.state.now())  # fmt: skip
-    location = _redirect(request, code="c0de").location
+    location = to_client(request, code="c0de").headers["Location"]
     query = parse_qs(urlparse(location).query, keep_blank_values=True)
     assert query.get("state") == ([state] if state is not None else None) and query["code"] == ["c0de"]
 

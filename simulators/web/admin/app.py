@@ -314,8 +314,10 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
         "/admin/psc/clients",
-        '`{"client_id", "client_secret", "redirect_uris": [...], "name", "require_pkce"}`',
-        "registers a Pro Santé Connect client (201)",
+        '`{"client_id", "client_secret", "redirect_uris": [...], "name", "require_pkce", '
+        '"post_logout_redirect_uris": [...], "grant_types": [...]}`',
+        "registers a Pro Santé Connect client (201); grant_types default to every grant PSC answers "
+        "(authorization_code, refresh_token, CIBA)",
         mounted_by=PSC,
     ),
     Route(

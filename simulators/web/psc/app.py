@@ -16,9 +16,11 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from aiohttp import web
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from simulators.web import page as p
 from simulators.web.certificates import check_certificate, peer_certificate
@@ -27,10 +29,13 @@ from simulators.web.jsonapi import error, read_object
 from simulators.web.national_id import check_national_id
 from simulators.web.psc.rules import (
     ACR,
-    CIBA_GRANT,
+    AUTHORIZATION_CODE,
     CIBA_INTERVAL,
     CIBA_LIFETIME,
+    GRANT_TYPES,
     REALM_PATH,
+    REFRESH_TOKEN,
+    RESPONSE_MODES,
     SCOPES,
     AuthRequest,
     BadRedirect,
@@ -41,11 +46,15 @@ from simulators.web.psc.rules import (
     authenticate_client,
     ecps_outcome,
     exchange_code,
+    exchange_refresh,
     issue_code,
     poll_ciba,
     read_access_token,
+    read_refresh_token,
     register_client,
     request_ecps_push,
+    response_mode,
+    revoke_session,
     start_authorization,
     start_ciba,
     tokens,
@@ -95,47 +104,51 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
         client_id, _, secret = base64.b64decode(header[6:], validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise OAuthError("invalid_client", "malformed Basic credentials", 401) from exc
-    return client_id, secret
+    # RFC 6749 §2.3.1: both are form-urlencoded before base64 (node-rp arrives as node%2Drp); Keycloak decodes
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 # -- discovery, keys ---------------------------------------------------------------------------------
-async def discovery(request: web.Request) -> web.Response:
-    urls = _urls(request)
+CIBA_PATH = "/protocol/openid-connect/ext/ciba/auth"
+"""Keycloak's CIBA endpoint under the issuer, as ANS documents it (``/ext/ciba/auth`` is also served)."""
+CLAIMS = ("aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username", "email", "acr")
+
+
+def discovery_document(urls: dict[str, str]) -> dict[str, Any]:
+    """The sandbox's discovery document field for field, with this world's URLs and only what the
+    simulator does (``docs/differences-and-guide-map.md`` lists what is left out)."""
     issuer = urls["issuer"]
-    return web.json_response(
-        {
-            "issuer": issuer,
-            "authorization_endpoint": urls["auth"] + "/auth",
-            "token_endpoint": issuer + "/protocol/openid-connect/token",
-            "userinfo_endpoint": issuer + "/protocol/openid-connect/userinfo",
-            "jwks_uri": issuer + "/protocol/openid-connect/certs",
-            "end_session_endpoint": issuer + "/protocol/openid-connect/logout",
-            "introspection_endpoint": issuer + "/protocol/openid-connect/token/introspect",
-            "revocation_endpoint": issuer + "/protocol/openid-connect/revoke",
-            "backchannel_authentication_endpoint": issuer + "/ext/ciba/auth",
-            "backchannel_token_delivery_modes_supported": ["poll"],
-            "grant_types_supported": ["authorization_code", CIBA_GRANT],
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "code_challenge_methods_supported": ["plain", "S256"],
-            "scopes_supported": list(SCOPES),
-            "acr_values_supported": [ACR],
-            "claims_supported": [
-                "aud",
-                "sub",
-                "iss",
-                "auth_time",
-                "name",
-                "given_name",
-                "family_name",
-                "preferred_username",
-                "email",
-                "acr",
-            ],
-        }
-    )
+    oidc = issuer + "/protocol/openid-connect"
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": urls["auth"] + "/auth",
+        "token_endpoint": oidc + "/token",
+        "introspection_endpoint": oidc + "/token/introspect",
+        "userinfo_endpoint": oidc + "/userinfo",
+        "end_session_endpoint": oidc + "/logout",
+        "jwks_uri": oidc + "/certs",
+        "grant_types_supported": list(GRANT_TYPES),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "claims_supported": list(CLAIMS),
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": False,
+        "scopes_supported": list(SCOPES),
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "revocation_endpoint": oidc + "/revoke",
+        "backchannel_authentication_endpoint": issuer + CIBA_PATH,
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "acr_values_supported": [ACR],
+    }
+
+
+async def discovery(request: web.Request) -> web.Response:
+    return web.json_response(discovery_document(_urls(request)))
 
 
 async def certs(request: web.Request) -> web.Response:
@@ -150,16 +163,20 @@ async def token(request: web.Request) -> web.Response:
         client = authenticate_client(psc, _basic(request), form)
         if Fault.SLOW_TOKEN in psc.faults_for(client.client_id, None):
             await asyncio.sleep(psc.slow_token_seconds)
-        grant_type = form.get("grant_type")
-        if grant_type == "authorization_code":
-            grant = exchange_code(psc, client, form, world.now())
-        elif grant_type == CIBA_GRANT:
-            grant = poll_ciba(psc, world, client, form)
-        elif not grant_type:
+        grant_type, issuer = form.get("grant_type"), _urls(request)["issuer"]
+        if not grant_type:
             raise OAuthError("invalid_request", "grant_type is required")
-        else:
+        if grant_type not in GRANT_TYPES:
             raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
-        answer = tokens(psc, grant, _urls(request)["issuer"], world.now())
+        if grant_type not in client.grant_types:
+            raise OAuthError("unauthorized_client", f"this client may not use the {grant_type} grant")
+        if grant_type == AUTHORIZATION_CODE:
+            grant = exchange_code(psc, client, form, world.now())
+        elif grant_type == REFRESH_TOKEN:
+            grant = exchange_refresh(psc, client, form, issuer, world.now())
+        else:
+            grant = poll_ciba(psc, world, client, form)
+        answer = tokens(psc, grant, issuer, world.now())
     except OAuthError as exc:
         return oauth_error(exc)
     return web.json_response(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -180,39 +197,53 @@ async def userinfo_endpoint(request: web.Request) -> web.Response:
     return web.json_response(userinfo(professional, claims))
 
 
-async def _client_token(request: web.Request) -> dict[str, Any] | None:
-    """For introspection and revocation: an authenticated client, then the claims of the token it
-    names (None when that token is not a live access token of ours). OAuthError otherwise."""
+async def _client_token(request: web.Request) -> tuple[Client, dict[str, Any] | None]:
+    """For introspection and revocation: the authenticated client, and the claims of the token it
+    names (None when the token is not a live access or refresh token of ours)."""
     psc, world = request.app[PSC_KEY], request.app[WORLD_KEY]
     form = await _form(request)
-    authenticate_client(psc, _basic(request), form)
+    client = authenticate_client(psc, _basic(request), form)
     value = form.get("token")
     if not value:
         raise OAuthError("invalid_request", "token is required")
-    try:
-        return read_access_token(psc, value, _urls(request)["issuer"], world.now())
-    except OAuthError:
-        return None
+    issuer, now = _urls(request)["issuer"], world.now()
+    readers: list[Callable[[], dict[str, Any]]] = [
+        lambda: read_access_token(psc, value, issuer, now),
+        lambda: read_refresh_token(psc, value, issuer, now)[1],
+    ]
+    if form.get("token_type_hint") == "refresh_token":  # RFC 7009 §2.1: a hint, not a rule
+        readers.reverse()
+    for read in readers:
+        try:
+            claims = read()
+        except OAuthError:
+            continue
+        return client, claims
+    return client, None
 
 
 async def introspect(request: web.Request) -> web.Response:
     try:
-        claims = await _client_token(request)
+        _, claims = await _client_token(request)  # realm-wide, as Keycloak answers any of its clients
     except OAuthError as exc:
         return oauth_error(exc)
     if claims is None:
         return web.json_response({"active": False})
-    return web.json_response({"active": True, "client_id": claims["azp"], "username": claims["preferred_username"],
-                              **claims})  # fmt: skip
+    return web.json_response({"active": True, "client_id": claims["azp"],
+                              "username": claims.get("preferred_username", ""), **claims})  # fmt: skip
 
 
 async def revoke(request: web.Request) -> web.Response:
     try:
-        claims = await _client_token(request)
+        client, claims = await _client_token(request)
     except OAuthError as exc:
         return oauth_error(exc)
-    if claims is not None:  # RFC 7009: an unknown or invalid token is answered 200 as well
-        request.app[PSC_KEY].revoked.add(str(claims["jti"]))
+    # RFC 7009 §2.1-2.2: only a token issued to this client is revoked; an unknown one is answered 200 too
+    if claims is not None and claims.get("azp") == client.client_id:
+        if claims.get("typ") == "Bearer":
+            request.app[PSC_KEY].revoked.add(str(claims["jti"]))
+        else:  # a refresh token: its whole session ends, its access tokens with it
+            revoke_session(request.app[PSC_KEY], str(claims.get("sid", "")))
     return web.Response(status=200)
 
 
@@ -228,7 +259,15 @@ async def ciba_auth(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    """RP-initiated logout: the session named by ``id_token_hint`` ends (its refresh and access tokens with it)."""
     psc = request.app[PSC_KEY]
+    hint = request.query.get("id_token_hint")
+    if hint:
+        try:
+            claims = jwt.decode(hint, psc.key, algorithms=["RS256"]).claims
+        except (JoseError, ValueError):
+            return oauth_error(OAuthError("invalid_request", "id_token_hint is not an id_token of this issuer"))
+        revoke_session(psc, str(claims.get("sid", "")))
     target = request.query.get("post_logout_redirect_uri")
     if target:
         allowed = {uri for c in psc.clients.values() for uri in (c.post_logout_redirect_uris or c.redirect_uris)}
@@ -254,15 +293,28 @@ def make_app(world: WorldState, psc: PscState, urls: Callable[[], dict[str, str]
     app.router.add_post(OIDC + "/token/introspect", introspect)
     app.router.add_post(OIDC + "/revoke", revoke)
     app.router.add_get(OIDC + "/logout", logout)
+    app.router.add_post(REALM_PATH + CIBA_PATH, ciba_auth)
     app.router.add_post(REALM_PATH + "/ext/ciba/auth", ciba_auth)
     return app
 
 
 # -- the login pages (wallet host, /auth) ------------------------------------------------------------------
-def _redirect(request: AuthRequest, **params: str | None) -> web.HTTPSeeOther:
-    query = {k: v for k, v in {**params, "state": request.state}.items() if v is not None}
-    separator = "&" if "?" in request.redirect_uri else "?"
-    return web.HTTPSeeOther(request.redirect_uri + separator + urlencode(query))
+def to_client(request: AuthRequest, **params: str | None) -> web.Response:
+    """The answer to the relying party (a code or an error, with ``state``) in its ``response_mode``:
+    a redirect with a query or a fragment, or a page that posts the fields to the ``redirect_uri``."""
+    fields = {k: v for k, v in {**params, "state": request.state}.items() if v is not None}
+    if request.response_mode == "form_post":
+        inputs = "".join(f'<input type="hidden" name="{p.text(k)}" value="{p.text(v)}">' for k, v in fields.items())
+        body = (
+            p.paragraph(f"Retour vers {request.client.name}…")
+            + f'<form method="post" action="{p.text(request.redirect_uri)}">{inputs}'
+            + '<noscript><button type="submit">Continuer</button></noscript></form>'
+            + "<script>document.forms[0].submit()</script>"
+        )
+        return p.page("retour-application", "Connexion réussie" if "code" in fields else "Connexion impossible",
+                      body, site=SITE)  # fmt: skip
+    separator = "#" if request.response_mode == "fragment" else "&" if "?" in request.redirect_uri else "?"
+    return web.Response(status=303, headers={"Location": request.redirect_uri + separator + urlencode(fields)})
 
 
 def _auth_request(request: web.Request) -> AuthRequest:
@@ -286,8 +338,15 @@ async def authorize(request: web.Request) -> web.Response:
         return _failure("requete-invalide", f"Requête invalide : {exc.description}", [SUPPORT], 400)
     except OAuthError as exc:
         client = psc.clients[params["client_id"]]
-        fake = AuthRequest("-", client, params["redirect_uri"], params.get("state"), None, "", None, None, world.now())
-        raise _redirect(fake, error=exc.error, error_description=exc.description) from None
+        try:
+            mode = response_mode(params)
+        except OAuthError:
+            mode = "query"  # a wrong response_mode is itself answered the default way
+        fake = AuthRequest(
+            "-", client, params["redirect_uri"], params.get("state"), None, "", None, None, world.now(),
+            response_mode=mode,
+        )  # fmt: skip
+        return to_client(fake, error=exc.error, error_description=exc.description)
     card_base = _urls(request)["card"]
     body = (
         p.paragraph(f"{auth.client.name} vous demande de vous identifier.")
@@ -337,14 +396,14 @@ async def ecps_wait(request: web.Request) -> web.Response:
         try:
             code = issue_code(psc, auth, auth.national_id, "MOBILE", world.now())
         except OAuthError as exc:
-            raise _redirect(auth, error=exc.error, error_description=exc.description) from None
-        raise _redirect(auth, code=code)
+            return to_client(auth, error=exc.error, error_description=exc.description)
+        return to_client(auth, code=code)
     reasons = {
         PushStatus.REFUSED: "la connexion a été refusée sur le téléphone",
         PushStatus.EXPIRED: "le délai de validation sur le téléphone est dépassé",
         PushStatus.FAILED: "mot de passe e-CPS incorrect trop de fois : l'e-CPS est bloquée",
     }
-    raise _redirect(auth, error="access_denied", error_description=reasons.get(status, status.value))
+    return to_client(auth, error="access_denied", error_description=reasons.get(status, status.value))
 
 
 async def card_login(request: web.Request) -> web.Response:
@@ -363,8 +422,8 @@ async def card_login(request: web.Request) -> web.Response:
     try:
         code = issue_code(psc, auth, check.national_id, "CARD", world.now())
     except OAuthError as exc:
-        raise _redirect(auth, error=exc.error, error_description=exc.description) from None
-    raise _redirect(auth, code=code)
+        return to_client(auth, error=exc.error, error_description=exc.description)
+    return to_client(auth, code=code)
 
 
 def make_login_app(
@@ -402,7 +461,12 @@ async def admin_client(request: web.Request) -> web.Response:
             redirect_uris=[str(u) for u in body["redirect_uris"]],
             name=str(body.get("name", body["client_id"])),
             require_pkce=bool(body.get("require_pkce", False)),
+            post_logout_redirect_uris=[str(u) for u in body.get("post_logout_redirect_uris", [])],
+            grant_types=tuple(str(g) for g in body.get("grant_types", GRANT_TYPES)),
         )
+        unknown = [g for g in client.grant_types if g not in GRANT_TYPES]
+        if unknown or isinstance(body.get("grant_types", []), str):
+            raise ValueError(f"grant_types: a list of {', '.join(GRANT_TYPES)}; unknown: {unknown}")
         register_client(request.app[PSC_KEY], client)
     except (KeyError, TypeError, ValueError) as exc:
         raise error(web.HTTPBadRequest, f"client_id, client_secret and redirect_uris are required ({exc})") from None

@@ -40,7 +40,27 @@ REALM_UUID = "550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd"
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 """RFC 7636 §4.1: a code_verifier (and a plain or S256 code_challenge) is 43-128 unreserved characters."""
-SCOPES = ("openid", "scope_all", "profile", "email", "rpps", "identity", "eidas1")
+SANDBOX_SCOPES = (
+    "openid", "address", "email", "identity", "microprofile-jwt", "offline_access", "phone", "profile", "roles",
+    "scope_1", "scope_2", "scope_all", "web-origins", "eidas2",
+)  # fmt: skip
+"""``scopes_supported`` of the sandbox's discovery document, in its order."""
+SCOPES = (*SANDBOX_SCOPES, "rpps", "referentiel", "eidas1")
+"""What an RP may ask: the sandbox's list, and the scopes ANS's own mock discovery adds."""
+OFFLINE_SCOPE = "offline_access"
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"
+GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN, CIBA_GRANT)
+"""The grants PSC answers; a client is registered with some or all of them."""
+REFRESH_LIFETIME = dt.timedelta(minutes=30)
+"""A refresh token's idle lifetime: Keycloak's default "SSO Session Idle"."""
+SESSION_MAX = dt.timedelta(hours=10)
+"""No refresh past this after the login: Keycloak's default "SSO Session Max"."""
+OFFLINE_LIFETIME = dt.timedelta(days=30)
+"""An offline token's idle lifetime (``offline_access``): Keycloak's default "Offline Session Idle"."""
+ID_TOKEN_LIFETIME = dt.timedelta(seconds=300)
+RESPONSE_MODES = ("query", "fragment", "form_post")
+PROMPTS = ("none", "login", "consent", "select_account")
 
 
 class Fault(enum.StrEnum):
@@ -76,6 +96,8 @@ class Client:
     name: str
     require_pkce: bool = False
     post_logout_redirect_uris: list[str] = field(default_factory=list)
+    grant_types: tuple[str, ...] = GRANT_TYPES
+    """The grants this client may use (others answer ``unauthorized_client``)."""
 
 
 @dataclass
@@ -91,6 +113,8 @@ class AuthRequest:
     created_at: dt.datetime
     push_id: str | None = None
     national_id: str | None = None
+    response_mode: str = "query"
+    """How the answer goes back: ``query`` or ``fragment`` of the redirect, or a ``form_post`` page."""
 
 
 @dataclass
@@ -108,6 +132,26 @@ class Grant:
     code_challenge_method: str | None = None
     expires_at: dt.datetime | None = None
     used: bool = False
+    session: RefreshSession | None = None
+    """Set when the grant is a refresh: the login session it continues."""
+
+
+@dataclass
+class RefreshSession:
+    """A login's session as refresh tokens carry it on: one live refresh token at a time (rotation)."""
+
+    id: str
+    client_id: str
+    national_id: str
+    scope: str
+    auth_time: dt.datetime
+    auth_mode: str
+    offline: bool
+    current: str = ""
+    """The jti of the one refresh token that may be used next."""
+    ends_at: dt.datetime | None = None
+    """The session's hard end (``SESSION_MAX`` after the login; none for an offline session)."""
+    revoked: bool = False
 
 
 @dataclass
@@ -130,6 +174,7 @@ class PscState:
     codes: dict[str, Grant] = field(default_factory=dict)
     ciba: dict[str, CibaRequest] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
+    sessions: dict[str, RefreshSession] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)
     """Every JWT handed out, in order: reports decode and verify them."""
     client_faults: dict[str, set[Fault]] = field(default_factory=dict)
@@ -162,6 +207,29 @@ class BadRedirect(OAuthError):
     """An error that must not be sent to the redirect_uri (unknown client, unregistered URI)."""
 
 
+def check_scope(scope: str) -> str:
+    """The requested scope, if PSC knows every value and ``openid`` is one (``invalid_scope`` otherwise).
+
+    ``acr_values`` is not checked: OpenID Connect makes it a wish, not a condition, and PSC grants
+    ``eidas1`` only; the ``acr`` claim says so, and relying parties check it.
+    """
+    values = scope.split()
+    if "openid" not in values:
+        raise OAuthError("invalid_scope", "scope must include openid")
+    unknown = [v for v in values if v not in SCOPES]
+    if unknown:
+        raise OAuthError("invalid_scope", f"unknown scope(s): {' '.join(unknown)}")
+    return scope
+
+
+def response_mode(params: dict[str, str]) -> str:
+    """The answer's channel the RP asked for (``query`` by default for the code flow)."""
+    mode = params.get("response_mode") or "query"
+    if mode not in RESPONSE_MODES:
+        raise OAuthError("invalid_request", f"response_mode: one of {', '.join(RESPONSE_MODES)}")
+    return mode
+
+
 def start_authorization(psc: PscState, params: dict[str, str], now: dt.datetime) -> AuthRequest:
     client = psc.clients.get(params.get("client_id", ""))
     if client is None:
@@ -169,18 +237,19 @@ def start_authorization(psc: PscState, params: dict[str, str], now: dt.datetime)
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:
         raise BadRedirect("invalid_request", "redirect_uri is not registered for this client (exact match)")
-    state = params.get("state")
     if params.get("response_type") != "code":
         raise OAuthError("unsupported_response_type", "only response_type=code is supported")
-    scope = params.get("scope", "")
-    if "openid" not in scope.split():
-        raise OAuthError("invalid_scope", "scope must include openid")
-    unknown = [s for s in scope.split() if s not in SCOPES]
-    if unknown:
-        raise OAuthError("invalid_scope", f"unknown scope(s): {' '.join(unknown)}")
-    acr = params.get("acr_values")
-    if acr is not None and ACR not in acr.split():
-        raise OAuthError("invalid_request", f"acr_values must include {ACR}")
+    if AUTHORIZATION_CODE not in client.grant_types:
+        raise OAuthError("unauthorized_client", "this client may not use the authorization code flow")
+    scope = check_scope(params.get("scope", ""))
+    prompts = params.get("prompt", "").split()
+    if any(p not in PROMPTS for p in prompts) or ("none" in prompts and len(prompts) > 1):
+        raise OAuthError("invalid_request", f"prompt: none alone, or some of {', '.join(PROMPTS[1:])}")
+    if "none" in prompts:  # the simulator keeps no login session between requests
+        raise OAuthError("login_required", "the user must log in: PSC holds no session for this browser")
+    max_age = params.get("max_age")
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
+        raise OAuthError("invalid_request", "max_age: a number of seconds")
     challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
     if challenge is None and client.require_pkce:
         raise OAuthError("invalid_request", "this client must use PKCE (code_challenge with S256)")
@@ -193,8 +262,9 @@ def start_authorization(psc: PscState, params: dict[str, str], now: dt.datetime)
         if not PKCE_VALUE.fullmatch(challenge):
             raise OAuthError("invalid_request", "code_challenge must be 43 to 128 unreserved characters (RFC 7636)")
     request = AuthRequest(
-        secrets.token_urlsafe(16), client, redirect_uri, state, params.get("nonce"), scope, challenge, method, now
-    )
+        secrets.token_urlsafe(16), client, redirect_uri, params.get("state"), params.get("nonce"), scope, challenge,
+        method, now, response_mode=response_mode(params),
+    )  # fmt: skip
     psc.requests[request.id] = request
     return request
 
@@ -281,26 +351,60 @@ def exchange_code(psc: PscState, client: Client, form: dict[str, str], now: dt.d
     return grant
 
 
+def _session(psc: PscState, grant: Grant) -> RefreshSession:
+    """The login session a grant belongs to: the refreshed one, or a new one for a code or CIBA login."""
+    if grant.session is not None:
+        return grant.session
+    offline = OFFLINE_SCOPE in grant.scope.split()
+    session = RefreshSession(
+        str(uuid.uuid4()), grant.client_id, grant.national_id, grant.scope, grant.auth_time, grant.auth_mode, offline,
+        ends_at=None if offline else grant.auth_time + SESSION_MAX,
+    )  # fmt: skip
+    psc.sessions[session.id] = session
+    return session
+
+
+def _refresh_token(
+    psc: PscState, session: RefreshSession, header: dict[str, Any], issuer: str, now: dt.datetime
+) -> tuple[str, int]:
+    """A new refresh token of the session (the previous one can no longer be used), and its lifetime."""
+    idle = OFFLINE_LIFETIME if session.offline else REFRESH_LIFETIME
+    expires = now + idle if session.ends_at is None else min(now + idle, session.ends_at)
+    session.current = str(uuid.uuid4())
+    claims = {
+        "iss": issuer, "aud": issuer, "sub": f"f:{REALM_UUID}:{session.national_id}", "azp": session.client_id,
+        "typ": "Offline" if session.offline else "Refresh", "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()), "jti": session.current, "sid": session.id, "scope": session.scope,
+    }  # fmt: skip
+    return jwt.encode(header, claims, psc.key), max(0, int((expires - now).total_seconds()))
+
+
 def tokens(psc: PscState, grant: Grant, issuer: str, now: dt.datetime) -> dict[str, Any]:
-    """Access token (JWT, 120 s) and id_token, with the named faults applied to the id_token."""
+    """Access token (JWT, 120 s), id_token and refresh token, as Keycloak answers a token request;
+    the named faults applied to the id_token."""
     faults = psc.faults_for(grant.client_id, grant.national_id)
     if Fault.INVALID_GRANT in faults:
         raise OAuthError("invalid_grant", "the grant was refused (fault)")
     if Fault.SERVER_ERROR in faults:
         raise OAuthError("server_error", "PSC met an internal error (fault)", 500)
+    session = _session(psc, grant)
     iat = int(now.timestamp())
     sub = f"f:{REALM_UUID}:{grant.national_id}"
     header = {"alg": "RS256", "kid": psc.key.kid, "typ": "JWT"}
     access = {
         "iss": issuer, "sub": sub, "aud": grant.client_id, "azp": grant.client_id, "typ": "Bearer",
         "iat": iat, "exp": iat + int(ACCESS_TOKEN_LIFETIME.total_seconds()), "jti": str(uuid.uuid4()),
-        "scope": grant.scope, "acr": ACR, "preferred_username": grant.national_id,
+        "scope": grant.scope, "acr": ACR, "preferred_username": grant.national_id, "sid": session.id,
+        "session_state": session.id, "email_verified": False,
         "SubjectNameID": grant.national_id, "auth_time": int(grant.auth_time.timestamp()), "authMode": grant.auth_mode,
     }  # fmt: skip
+    if grant.nonce is not None:
+        access["nonce"] = grant.nonce
     id_claims: dict[str, Any] = {
         "iss": issuer, "sub": sub, "aud": grant.client_id, "azp": grant.client_id, "iat": iat,
-        "exp": iat + 300, "auth_time": int(grant.auth_time.timestamp()), "acr": ACR,
-        "preferred_username": grant.national_id, "typ": "ID",
+        "exp": iat + int(ID_TOKEN_LIFETIME.total_seconds()), "auth_time": int(grant.auth_time.timestamp()),
+        "acr": ACR, "preferred_username": grant.national_id, "typ": "ID", "sid": session.id,
+        "session_state": session.id,
     }  # fmt: skip
     if grant.nonce is not None:
         id_claims["nonce"] = grant.nonce
@@ -313,26 +417,84 @@ def tokens(psc: PscState, grant: Grant, issuer: str, now: dt.datetime) -> dict[s
         head, payload, signature = id_token.split(".")
         id_token = ".".join((head, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")))
     access_token = jwt.encode(header, access, psc.key)
-    psc.issued += [access_token, id_token]
+    refresh_token, refresh_expires_in = _refresh_token(psc, session, header, issuer, now)
+    psc.issued += [access_token, id_token, refresh_token]
     return {
         "access_token": access_token,
-        "token_type": "Bearer",
         "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
+        "refresh_expires_in": refresh_expires_in,
+        "refresh_token": refresh_token,
+        "token_type": "Bearer",
         "id_token": id_token,
+        "not-before-policy": 0,
+        "session_state": session.id,
         "scope": grant.scope,
     }
+
+
+def _read_jwt(psc: PscState, token: str, issuer: str) -> dict[str, Any]:
+    try:
+        claims = dict(jwt.decode(token, psc.key, algorithms=["RS256"]).claims)
+    except (JoseError, ValueError) as exc:
+        raise OAuthError("invalid_token", "the token is not valid", 401) from exc
+    if claims.get("iss") != issuer:
+        raise OAuthError("invalid_token", "not a token of this issuer", 401)
+    return claims
+
+
+def read_refresh_token(
+    psc: PscState, token: str, issuer: str, now: dt.datetime
+) -> tuple[RefreshSession, dict[str, Any]]:
+    """The session of a live refresh token (the last one issued, unexpired, its session not revoked)."""
+    try:
+        claims = _read_jwt(psc, token, issuer)
+    except OAuthError as exc:
+        raise OAuthError("invalid_grant", "invalid refresh token") from exc
+    session = psc.sessions.get(str(claims.get("sid", "")))
+    if claims.get("typ") not in ("Refresh", "Offline") or session is None:
+        raise OAuthError("invalid_grant", "invalid refresh token")
+    if session.revoked:
+        raise OAuthError("invalid_grant", "the session was revoked or logged out")
+    if claims.get("jti") != session.current:
+        raise OAuthError("invalid_grant", "refresh token already used (a new one was issued with it)")
+    if int(claims.get("exp", 0)) <= int(now.timestamp()):
+        raise OAuthError("invalid_grant", "refresh token expired")
+    return session, claims
+
+
+def exchange_refresh(psc: PscState, client: Client, form: dict[str, str], issuer: str, now: dt.datetime) -> Grant:
+    """The ``refresh_token`` grant: new tokens for the same login, the refresh token rotated."""
+    value = form.get("refresh_token")
+    if not value:
+        raise OAuthError("invalid_request", "refresh_token is required")
+    session, _ = read_refresh_token(psc, value, issuer, now)
+    if session.client_id != client.client_id:
+        raise OAuthError("invalid_grant", "the refresh token was issued to another client")
+    scope = form.get("scope") or session.scope
+    if not set(scope.split()) <= set(session.scope.split()):
+        raise OAuthError("invalid_scope", "a refresh may narrow the scope, not widen it")
+    return Grant(
+        client.client_id, session.national_id, scope, None, session.auth_time, session.auth_mode, session=session
+    )
+
+
+def revoke_session(psc: PscState, session_id: str) -> None:
+    """Revoking a refresh token ends its session: its refresh and access tokens stop working (RFC 7009 §2.1)."""
+    session = psc.sessions.get(session_id)
+    if session is not None:
+        session.revoked = True
 
 
 def read_access_token(psc: PscState, token: str, issuer: str, now: dt.datetime) -> dict[str, Any]:
     """The claims of a valid, unexpired, unrevoked access token; OAuthError(invalid_token) otherwise."""
     try:
-        decoded = jwt.decode(token, psc.key, algorithms=["RS256"])
-    except (JoseError, ValueError) as exc:
+        claims = _read_jwt(psc, token, issuer)
+    except OAuthError as exc:
         raise OAuthError("invalid_token", "the access token is not valid", 401) from exc
-    claims = decoded.claims
-    if claims.get("iss") != issuer or claims.get("typ") != "Bearer":
+    if claims.get("typ") != "Bearer":
         raise OAuthError("invalid_token", "not an access token of this issuer", 401)
-    if claims.get("jti") in psc.revoked:
+    session = psc.sessions.get(str(claims.get("sid", "")))
+    if claims.get("jti") in psc.revoked or (session is not None and session.revoked):
         raise OAuthError("invalid_token", "the access token was revoked", 401)
     if int(claims.get("exp", 0)) <= int(now.timestamp()):
         raise OAuthError("invalid_token", "the access token expired", 401)
@@ -341,7 +503,7 @@ def read_access_token(psc: PscState, token: str, issuer: str, now: dt.datetime) 
 
 def userinfo(professional: Professional, claims: dict[str, Any]) -> dict[str, Any]:
     """PSC's userinfo shapes, filled from the directory (``scope_all``)."""
-    identifier = professional.rpps or professional.adeli or ""
+    identifier = professional.national_id  # the published samples: "identifiant": "899700366240", the national id
     exercice: dict[str, Any] = {
         "codeProfession": professional.profession,
         "codeCategorieProfessionnelle": "C",
@@ -383,12 +545,12 @@ def userinfo(professional: Professional, claims: dict[str, Any]) -> dict[str, An
 
 # -- CIBA --------------------------------------------------------------------------------------------
 def start_ciba(psc: PscState, world: WorldState, client: Client, form: dict[str, str]) -> CibaRequest:
+    if CIBA_GRANT not in client.grant_types:
+        raise OAuthError("unauthorized_client", "this client may not use CIBA")
     national_id = form.get("login_hint", "")
     if not national_id:
         raise OAuthError("invalid_request", "login_hint (the national id) is required")
-    scope = form.get("scope", "")
-    if "openid" not in scope.split():
-        raise OAuthError("invalid_scope", "scope must include openid")
+    scope = check_scope(form.get("scope", ""))
     try:
         push = world.ecps.request_push(national_id, client.name, form.get("binding_message", "00"), world.now())
     except EcpsError as exc:

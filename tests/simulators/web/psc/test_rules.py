@@ -290,15 +290,18 @@ def test_scope_openid_inside_another_word_does_not_count(psc: PscState) -> None:
 
 def test_unknown_scope_is_invalid_scope(psc: PscState) -> None:
     with pytest.raises(OAuthError) as excinfo:
-        start_authorization(psc, params(scope="openid offline_access"), START)
+        start_authorization(psc, params(scope="openid offline_access gold"), START)
     assert excinfo.value.error == "invalid_scope"
-    assert "offline_access" in excinfo.value.description
+    assert "gold" in excinfo.value.description and "offline_access" not in excinfo.value.description
 
 
-def test_acr_values_without_eidas1_is_invalid_request(psc: PscState) -> None:
-    with pytest.raises(OAuthError) as excinfo:
-        start_authorization(psc, params(acr_values="eidas2"), START)
-    assert excinfo.value.error == "invalid_request"
+def test_acr_values_are_a_wish_and_the_tokens_say_eidas1(psc: PscState, world: WorldState, public_key: RSAKey) -> None:
+    """OIDC Core §3.1.2.1: acr_values is voluntary; PSC grants eidas1 only, and says so in the acr claim."""
+    request = start_authorization(psc, params(acr_values="eidas2"), world.now())
+    code = issue_code(psc, request, NATIONAL_ID, "CARD", world.now())
+    grant = exchange_code(psc, client(psc), token_form(code), world.now())
+    _, claims = verified(tokens(psc, grant, ISSUER, world.now())["id_token"], public_key)
+    assert claims["acr"] == "eidas1"
 
 
 def test_acr_values_may_be_omitted(psc: PscState) -> None:
@@ -680,7 +683,7 @@ def test_auth_time_is_the_login_time_not_the_token_time(psc: PscState, world: Wo
 
 def test_every_issued_token_is_recorded_in_order(psc: PscState, world: WorldState) -> None:
     answer = tokens(psc, grant_for(psc, world), ISSUER, world.now())
-    assert psc.issued == [answer["access_token"], answer["id_token"]]
+    assert psc.issued == [answer["access_token"], answer["id_token"], answer["refresh_token"]]
 
 
 # -- named faults ---------------------------------------------------------------------------------------------
@@ -921,7 +924,7 @@ def test_userinfo_activity_has_the_published_field_names() -> None:
 
 def test_userinfo_other_ids_of_an_rpps_professional_say_rpps() -> None:
     [other] = userinfo(doctor(), token_claims())["otherIds"]
-    assert (other["origine"], other["qualite"]) == ("RPPS", 1)
+    assert (other["identifiant"], other["origine"], other["qualite"]) == (NATIONAL_ID, "RPPS", 1), "as the samples"
 
 
 def test_userinfo_other_ids_of_an_adeli_professional_say_adeli() -> None:
