@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,22 @@ def default_cache_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "cps-harness"
+
+
+def public_dir() -> Path:
+    """Where a world puts what other local users' programs must read (its TLS CA bundle, for an Apache
+    running as ``www-data``): this user's own folder in the temporary directory, mode 0755.
+
+    The key cache stays private (keys 0600, under a home that other users may not enter); a folder
+    someone else made, or that others may write, is refused, since whoever swaps the bundle is trusted.
+    """
+    path = Path(tempfile.gettempdir()) / f"cps-harness-{os.getuid()}-public"
+    path.mkdir(mode=0o755, exist_ok=True)
+    info = path.lstat()
+    if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode) or info.st_mode & 0o022:
+        raise PermissionError(f"{path} is not a folder of this user's that only it may write: remove it")
+    path.chmod(0o755)
+    return path
 
 
 class KeyStore:

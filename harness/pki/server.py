@@ -98,5 +98,6 @@ class ServerPki:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bundle-")
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
+        os.chmod(tmp, 0o644)  # a certificate: any local program may read it (mkstemp made it 0600)
         os.replace(tmp, path)
         return path

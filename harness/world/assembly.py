@@ -28,6 +28,7 @@ from harness.card import control as card_control
 from harness.card.reader import CardReader
 from harness.pcsc.stack import PcscStack
 from harness.pki import Pki
+from harness.pki.keys import public_dir
 from harness.world.resolver import StaticResolver, WorldTransport
 from harness.world.sites import LOOPBACK, RunningSite, start_site
 from simulators.web import hosts
@@ -226,7 +227,7 @@ class World:
             Client(SIDEP_CLIENT_ID, self.sidep_secret, [sidep + "/callback"], "SI-DEP", require_pkce=True,
                    post_logout_redirect_uris=[sidep + "/"]),
         )  # fmt: skip
-        self.ca_bundle = pki.server.write_ca_bundle(pki.keys.directory / "tls-ca-bundle.pem")
+        self.ca_bundle = pki.server.write_ca_bundle(public_dir() / "tls-ca-bundle.pem")
 
     async def _wait_ready(self) -> None:
         """One real request per site through the resolver and TLS: the world answers, or it fails."""

@@ -246,3 +246,15 @@ def test_the_redactor_masks_codes_standing_alone_only() -> None:
     assert redact.apdus("C> 00 20 00 02 08 31 32 33 34 35 36 37 38  VERIFY") == "C> 00 20 00 02 08 ••••  VERIFY"
     assert redact.apdus("C> 00 B0 00 00 39  READ BINARY P1P2=0000") == "C> 00 B0 00 00 39  READ BINARY P1P2=0000"
     assert Redactor(set()).text("1234") == "1234"
+
+
+def test_the_ca_bundle_is_readable_by_other_users_and_the_keys_are_not(session_pki: Pki) -> None:
+    """An Apache running as www-data must read the bundle `serve --json` prints; nobody else reads a key."""
+    with WorldHost(pki=session_pki, cards=False) as host:
+        bundle = Path(host.ca_bundle)
+        assert stat.S_IMODE(bundle.stat().st_mode) == 0o644 and bundle.read_bytes().startswith(b"-----BEGIN CERT")
+        folder = bundle.parent.stat()
+        assert stat.S_IMODE(folder.st_mode) == 0o755 and folder.st_uid == os.getuid()
+        assert not str(bundle).startswith(str(Path.home())), "a home may be closed to other users (/root is 0700)"
+    keys = list(session_pki.keys.directory.rglob("*.pem"))
+    assert keys and all(stat.S_IMODE(k.stat().st_mode) == 0o600 for k in keys if b"PRIVATE" in k.read_bytes())
