@@ -60,8 +60,8 @@ CIBA_AUTH_ERRORS = {"invalid_request", "invalid_scope", "expired_login_hint_toke
 BEARER_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
 """RFC 6750 §3.1."""
 AUTHORIZE_ERRORS = {"invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
-                    "invalid_scope", "server_error", "temporarily_unavailable"}  # fmt: skip
-"""RFC 6749 §4.1.2.1."""
+                    "invalid_scope", "server_error", "temporarily_unavailable", "login_required"}  # fmt: skip
+"""RFC 6749 §4.1.2.1, and OpenID Connect Core §3.1.2.6 (``login_required`` for ``prompt=none``)."""
 PKCE_SYNTAX = "code_verifier must be 43 to 128 unreserved characters (RFC 7636)"
 UNRESERVED = string.ascii_letters + string.digits + "-._~"
 VERIFIERS = st.text(UNRESERVED, min_size=43, max_size=128)
@@ -272,10 +272,11 @@ def test_nonce_is_in_the_id_token_exactly(psc: Psc, nonce: str | None) -> None:
 
 # -- RFC-conformant errors -------------------------------------------------------------------------------------
 FIELDS = ["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "token",
-          "auth_req_id", "login_hint", "scope", "binding_message", "token_type_hint"]  # fmt: skip
+          "auth_req_id", "login_hint", "scope", "binding_message", "token_type_hint", "refresh_token"]  # fmt: skip
 FIELD_VALUES = st.one_of(
-    st.sampled_from(["authorization_code", "urn:openid:params:grant-type:ciba", "password", "openid", STRICT,
-                     SECRET, REDIRECT, NATIONAL_ID, "", "openid scope_all", "\x80", "sécret", "v" * 43]),
+    st.sampled_from(["authorization_code", "urn:openid:params:grant-type:ciba", "password", "refresh_token",
+                     "client_credentials", "openid", STRICT, SECRET, REDIRECT, NATIONAL_ID, "", "openid scope_all",
+                     "openid offline_access", "\x80", "sécret", "v" * 43, "e30.e30.e30", "a.b.c"]),
     st.text(max_size=40),
 )  # fmt: skip
 AUTHORIZATIONS = st.one_of(
@@ -367,10 +368,11 @@ def test_userinfo_answers_bearer_errors(psc: Psc, authorization: str | None, met
 
 
 AUTHORIZE_KEYS = ["client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge",
-                  "code_challenge_method", "acr_values"]  # fmt: skip
+                  "code_challenge_method", "acr_values", "response_mode", "prompt", "max_age"]  # fmt: skip
 AUTHORIZE_VALUES = st.one_of(
     st.sampled_from([STRICT, LENIENT, REDIRECT, "code", "token", "openid", "openid scope_all", "profile", "S256",
-                     "plain", "eidas1", "eidas3", "a" * 43, create_s256_code_challenge("v" * 43)]),
+                     "plain", "eidas1", "eidas3", "a" * 43, create_s256_code_challenge("v" * 43), "query",
+                     "fragment", "form_post", "none", "login", "none login", "0", "-1", "openid offline_access"]),
     st.text(max_size=30),
 )  # fmt: skip
 
@@ -385,10 +387,45 @@ def test_the_authorization_endpoint_redirects_only_to_a_registered_uri(psc: Psc,
         client = psc.world.psc.clients[params["client_id"]]  # type: ignore[union-attr]
         assert params["redirect_uri"] in client.redirect_uris
         assert location.startswith(params["redirect_uri"])
-        query = parse_qs(urlparse(location).query, keep_blank_values=True)
+        answer = urlparse(location).fragment if params.get("response_mode") == "fragment" else urlparse(location).query
+        query = parse_qs(answer, keep_blank_values=True)
         assert query["error"][0] in AUTHORIZE_ERRORS
         assert query.get("state") == ([params["state"]] if "state" in params else None)
     elif status == 400:
         assert b'data-screen="requete-invalide"' in body
+    elif b'data-screen="retour-application"' in body:  # response_mode=form_post: the error posted back
+        assert params.get("response_mode") == "form_post" and b'name="error"' in body
+        client = psc.world.psc.clients[params["client_id"]]  # type: ignore[union-attr]
+        assert params["redirect_uri"] in client.redirect_uris
     else:
         assert b'data-screen="choix-moyen"' in body
+
+
+# -- refresh tokens ------------------------------------------------------------------------------------------
+@PROFILE
+@given(mutation=st.sampled_from(["none", "reuse", "flip", "truncate", "other_client", "widen"]), scope=TEXT)
+def test_a_refresh_token_works_once_and_only_as_issued(psc: Psc, mutation: str, scope: str) -> None:
+    """A fresh refresh token works once; a used, altered, truncated, foreign one or a wider scope never does."""
+    code = psc.code(LENIENT)
+    status, first = psc.token({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}, LENIENT)
+    assert status == 200, first
+    token = first["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": token}
+    client = LENIENT
+    if mutation == "reuse":
+        assert psc.token(dict(form), LENIENT)[0] == 200
+    elif mutation == "flip":
+        form["refresh_token"] = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
+    elif mutation == "truncate":
+        form["refresh_token"] = token[: len(token) // 2]
+    elif mutation == "other_client":
+        client = STRICT
+    elif mutation == "widen":
+        form["scope"] = "openid " + scope
+        assume(set(form["scope"].split()) != {"openid"})
+    status, answer = psc.token(form, client)
+    if mutation == "none":
+        assert status == 200 and answer["refresh_token"] != token
+    else:
+        expected = "invalid_scope" if mutation == "widen" else "invalid_grant"
+        assert (status, answer["error"]) == (400, expected), (mutation, answer)
