@@ -4,7 +4,8 @@
 #      root, otherwise the exact command is printed and nothing else happens; then Chromium's
 #      policy for the test card's certificate (/etc/chromium/policies/managed/cps-harness.json);
 #   2. a virtual environment in .venv with the project installed (pip install -e '.[test]'),
-#      redone only when pyproject.toml changes.
+#      redone only when pyproject.toml changes; for the tests, the Node packages of the
+#      third-party relying parties from their lockfile (npm ci), redone when it changes.
 # Usage: ./bootstrap.sh run|test|doctor|setup [arguments passed on]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -59,7 +60,19 @@ python_env() {
   fi
 }
 
+node_packages() {
+  # The third-party relying parties the tests drive (openid-client), exactly as the lockfile pins them.
+  local dir=tests/relying_parties/openid_client stamp want
+  stamp="$dir/node_modules/.cps-harness-installed"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    echo "$want" > "$stamp"
+  fi
+}
+
 run_tests() {
+  node_packages
   "$VENV/bin/ruff" check harness simulators tests examples benchmarks
   "$VENV/bin/ruff" format --check harness simulators tests examples benchmarks
   "$VENV/bin/mypy"

@@ -100,7 +100,7 @@ def cps_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiPaths:
 
     pki = Pki()  # keys cached under ~/.cache/cps-harness: fast after the first run
     folder = tmp_path_factory.mktemp("cps-pki")
-    bundle = pki.server.write_ca_bundle(folder / "tls-ca.pem")
+    bundle = pki.server.write_ca_bundle(folder)
     chain = folder / "igc-chain.pem"
     chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in pki.cards.chain))
     return PkiPaths(pki, bundle, chain)

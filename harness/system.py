@@ -80,6 +80,18 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component("xvfb", "a screen for headful Chromium (trainers: the real PIN dialog)", ("/usr/bin/Xvfb",)),
     Component("xdotool", "types the PIN into Chromium's dialog, as a person would", ("/usr/bin/xdotool",)),
+    Component(
+        "apache2",
+        "Apache, a third-party relying party of PSC in the tests (with mod_auth_openidc)",
+        ("/usr/sbin/apache2",),
+    ),
+    Component(
+        "libapache2-mod-auth-openidc",
+        "mod_auth_openidc: Apache as an OpenID Connect relying party (tests against PSC)",
+        ("/usr/lib/apache2/modules/mod_auth_openidc.so",),
+    ),
+    Component("nodejs", "Node.js, for panva's openid-client: a relying party of PSC in the tests", ("/usr/bin/node",)),
+    Component("npm", "npm, which installs openid-client from the tests' lockfile", ("/usr/bin/npm",)),
 )
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from harness.pki.keys import KeyStore
 
@@ -86,16 +88,19 @@ class ServerPki:
         self.ca.configure_trust(context)
         return context
 
-    def write_ca_bundle(self, path: Path) -> Path:
+    def write_ca_bundle(self, directory: Path) -> Path:
         """The CA certificate as a PEM file, for curl, openssl, requests, NSS imports.
 
-        Worlds running side by side share this file: it is replaced atomically, and only when its
-        content changes, so a client never reads it half-written.
+        Named after the CA's fingerprint (``tls-ca-<16 hex>.pem``): worlds running side by side with
+        the same test PKI share one file, worlds with different PKIs (another cache) never overwrite
+        each other's. It is written atomically, and only once, so a client never reads it half-written.
         """
         pem = self.ca.cert_pem.bytes()
+        fingerprint = x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()[:16]
+        path = directory / f"tls-ca-{fingerprint}.pem"
         if path.exists() and path.read_bytes() == pem:
             return path
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bundle-")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bundle-")
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
         os.chmod(tmp, 0o644)  # a certificate: any local program may read it (mkstemp made it 0600)

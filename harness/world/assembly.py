@@ -29,6 +29,7 @@ from harness.card.reader import CardReader
 from harness.pcsc.stack import PcscStack
 from harness.pki import Pki
 from harness.pki.keys import public_dir
+from harness.world.proxy import WorldProxy
 from harness.world.resolver import StaticResolver, WorldTransport
 from harness.world.sites import LOOPBACK, RunningSite, start_site
 from simulators.web import hosts
@@ -91,6 +92,8 @@ class World:
         self.stack: PcscStack | None = None
         self.readers: list[CardReader] = []
         self.ca_bundle: Path | None = None
+        self.proxy: WorldProxy | None = None
+        """An HTTP proxy that takes the world's host names to loopback, for clients without a resolver hook."""
         self.started_in: float = 0.0
 
     # -- what clients need ---------------------------------------------------------------------
@@ -125,6 +128,7 @@ class World:
             "PCSCLITE_CSOCK_NAME": str(self.stack.socket_path) if self.stack else None,
             "readers": [r.name for r in self.readers],
             "host_resolver_rules": self.host_resolver_rules(),
+            "proxy": self.proxy.url if self.proxy else None,
             "clock": self.state.now().isoformat(),
         }
 
@@ -227,7 +231,8 @@ class World:
             Client(SIDEP_CLIENT_ID, self.sidep_secret, [sidep + "/callback"], "SI-DEP", require_pkce=True,
                    post_logout_redirect_uris=[sidep + "/"]),
         )  # fmt: skip
-        self.ca_bundle = pki.server.write_ca_bundle(public_dir() / "tls-ca-bundle.pem")
+        self.ca_bundle = pki.server.write_ca_bundle(public_dir())
+        self.proxy = await WorldProxy(self._names, host=self.bind).start()
 
     async def _wait_ready(self) -> None:
         """One real request per site through the resolver and TLS: the world answers, or it fails."""
@@ -247,6 +252,9 @@ class World:
                         raise RuntimeError(f"site {name} answered {reply.status} at start-up")
 
     async def stop(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.stop()
+            self.proxy = None
         for reader in self.readers:
             await reader.remove()
         for site in reversed(list(self.sites.values())):

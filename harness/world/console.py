@@ -23,4 +23,6 @@ def print_world(world: World, console: Console) -> None:
     if info["PCSCLITE_CSOCK_NAME"]:
         console.print(f"PC/SC: export PCSCLITE_CSOCK_NAME={info['PCSCLITE_CSOCK_NAME']}", soft_wrap=True)
     console.print(f'Chromium: --host-resolver-rules="{info["host_resolver_rules"]}"', soft_wrap=True)
+    console.print(f"Other clients (curl -x, Apache's OIDCOutgoingProxy, Node's ProxyAgent): proxy {info['proxy']}",
+                  soft_wrap=True)  # fmt: skip
     console.print(f"World clock: {info['clock']}")

@@ -88,6 +88,12 @@ class WorldHost:
             raise RuntimeError("this world has no PC/SC stack (cards=False)")
         return client_env(self.world.stack)
 
+    @property
+    def proxy(self) -> str:
+        """An HTTP proxy URL that takes the world's host names to its loopback ports (CONNECT and plain HTTP)."""
+        assert self.world.proxy is not None
+        return self.world.proxy.url
+
     def resolve(self) -> dict[str, str]:
         """Host name → loopback address, for clients that take a mapping (curl --resolve, httpx)."""
         return {site.host: site.running.host for site in self.world.sites.values()}

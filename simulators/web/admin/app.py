@@ -23,7 +23,8 @@ from simulators.web.push.app import add_api_routes, set_state
 from simulators.web.wallet.rules import WalletState
 from simulators.world.clock import parse_delta
 from simulators.world.directory import Contacts, DirectoryError, Professional
-from simulators.world.state import WorldState
+from simulators.world.ecps import EcpsError
+from simulators.world.state import DEFAULT_DEVICE, WorldState
 
 STATE_KEY = web.AppKey("admin_world", WorldState)
 NOTES = """\
@@ -51,6 +52,13 @@ class ContactsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str | None = Field(default=None, max_length=200)
     mobile: str | None = Field(default=None, max_length=30)
+
+
+class EcpsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    national_id: str = Field(max_length=20)
+    password: str = Field(max_length=8)
+    device: str = Field(default=DEFAULT_DEVICE, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
 
 class ClockIn(BaseModel):
@@ -134,6 +142,19 @@ async def order_update(request: web.Request) -> web.Response:
     except DirectoryError as exc:
         raise error(web.HTTPNotFound, str(exc)) from None
     return web.json_response({"effective_at": update.effective_at.isoformat()}, status=202)
+
+
+async def ecps_activate(request: web.Request) -> web.Response:
+    """A professional who activated an e-CPS earlier (what a relying party's test needs to log in)."""
+    world = request.app[STATE_KEY]
+    body: EcpsIn = await _body(request, EcpsIn)
+    if world.directory.find(body.national_id, world.now()) is None:
+        raise error(web.HTTPNotFound, f"{body.national_id} is not in the directory (POST /admin/directory first)")
+    try:
+        world.ecps.activate(body.national_id, body.device, body.password, "admin", world.now())
+    except EcpsError as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+    return web.json_response({"national_id": body.national_id, "device": body.device}, status=201)
 
 
 async def outbox(request: web.Request) -> web.Response:
@@ -270,6 +291,15 @@ ROUTES: tuple[Route, ...] = (
         'answers `{"effective_at"}` (202)',
         order_update,
         model=ContactsIn,
+    ),
+    Route(
+        "POST",
+        "/admin/ecps",
+        '`{"national_id", "password", "device"}`',
+        "an e-CPS already activated for a professional of the directory, on the phone `device` (default "
+        "`telephone-1`), with this 4-digit password (201)",
+        ecps_activate,
+        model=EcpsIn,
     ),
     Route(
         "GET",

@@ -184,7 +184,7 @@ def test_the_server_ca_is_not_trusted_by_default(session_pki: Pki) -> None:
 
 
 def test_ca_bundle_works_with_openssl(session_pki: Pki, tmp_path: Path) -> None:
-    bundle = session_pki.server.write_ca_bundle(tmp_path / "ca.pem")
+    bundle = session_pki.server.write_ca_bundle(tmp_path)
     leaf = tmp_path / "leaf.pem"
     leaf.write_bytes(session_pki.server.leaf(hosts.SIDEP).cert_chain_pems[0].bytes())
     result = openssl("verify", "-CAfile", str(bundle), "-verify_hostname", hosts.SIDEP, str(leaf))
