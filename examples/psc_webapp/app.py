@@ -3,7 +3,11 @@
 What a relying party must do with PSC, and nothing more: discovery at PSC's non-standard
 ``/.well-known/wallet-openid-configuration``, code flow with PKCE S256, ``state`` and ``nonce``,
 ``acr_values=eidas1``, the id_token checked against the JWKS (issuer, audience, nonce, acr,
-expiry), then userinfo. Run it against a cps-harness world (see README.md) or the real PSC.
+expiry), then userinfo. PSC's access tokens last 120 s: ``/profil`` reads userinfo again and, when
+PSC says the token is no longer valid, uses the refresh token (rotated at each use, as Keycloak
+does) — the new id_token must name the same professional (OpenID Connect Core §12.2); when the
+session is over (refresh token expired or revoked: ``invalid_grant``) it logs in again. Run it
+against a cps-harness world (see README.md) or the real PSC.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -47,6 +52,24 @@ def _client(settings: Settings) -> AsyncOAuth2Client:
         settings.client_id, settings.client_secret, scope="openid scope_all", redirect_uri=settings.redirect_uri,
         code_challenge_method="S256", timeout=10, **extra,
     )  # fmt: skip
+
+
+def _check_id_token(
+    id_token: str, jwks: KeySet, config: dict[str, Any], settings: Settings, **expected: str
+) -> dict[str, Any]:
+    """Signature, issuer, audience and expiry on the app's clock, plus what this answer must say."""
+    claims: dict[str, Any] = jwt.decode(id_token, jwks, algorithms=["RS256"]).claims
+    jwt.JWTClaimsRegistry(
+        now=int(settings.now()),
+        iss={"essential": True, "value": config["issuer"]},
+        aud={"essential": True, "value": settings.client_id},
+        **{name: {"essential": True, "value": value} for name, value in expected.items()},
+    ).validate(claims)
+    return claims
+
+
+async def _jwks(client: AsyncOAuth2Client, config: dict[str, Any]) -> KeySet:
+    return KeySet.import_key_set((await client.request("GET", config["jwks_uri"], withhold_token=True)).json())
 
 
 async def _discover(client: AsyncOAuth2Client, settings: Settings) -> dict[str, Any]:
@@ -90,20 +113,48 @@ async def callback(request: web.Request) -> web.Response:
         token = await client.fetch_token(
             config["token_endpoint"], code=request.query.get("code", ""), code_verifier=session["verifier"]
         )
-        jwks = KeySet.import_key_set((await client.request("GET", config["jwks_uri"], withhold_token=True)).json())
         try:
-            claims = jwt.decode(token["id_token"], jwks, algorithms=["RS256"]).claims
-            jwt.JWTClaimsRegistry(
-                now=int(settings.now()),
-                iss={"essential": True, "value": config["issuer"]},
-                aud={"essential": True, "value": settings.client_id},
-                nonce={"essential": True, "value": session["nonce"]},
-                acr={"essential": True, "value": "eidas1"},
-            ).validate(claims)
+            claims = _check_id_token(
+                token["id_token"], await _jwks(client, config), config, settings, nonce=session["nonce"], acr="eidas1"
+            )
         except JoseError as exc:
             return web.Response(status=401, text=f"id_token refusé : {exc.error}")
         session["user"] = (await client.get(config["userinfo_endpoint"])).json()
+    session["sub"], session["token"] = claims["sub"], dict(token)
     raise web.HTTPFound("/")
+
+
+async def profile(request: web.Request) -> web.Response:
+    """The professional's userinfo read now, refreshing the access token if PSC no longer accepts it."""
+    settings = request.app[SETTINGS]
+    _, session = _session(request)
+    if "token" not in session:
+        raise web.HTTPFound("/login")
+    async with _client(settings) as client:
+        config = await _discover(client, settings)
+        client.token = session["token"]
+        reply = await client.get(config["userinfo_endpoint"])
+        if reply.status_code == 401:  # expired (120 s) or revoked: PSC's WWW-Authenticate says invalid_token
+            try:
+                token = await client.refresh_token(
+                    config["token_endpoint"], refresh_token=session["token"]["refresh_token"]
+                )
+            except OAuthError:  # invalid_grant: the PSC session is over, log in again
+                session.clear()
+                raise web.HTTPFound("/login") from None
+            if "id_token" in token:
+                try:
+                    _check_id_token(token["id_token"], await _jwks(client, config), config, settings,
+                                    sub=session["sub"])  # fmt: skip
+                except JoseError as exc:
+                    session.clear()
+                    return web.Response(status=401, text=f"id_token refusé : {exc.error}")
+            session["token"] = dict(token)
+            session["refreshed"] = session.get("refreshed", 0) + 1
+            reply = await client.get(config["userinfo_endpoint"])
+        reply.raise_for_status()
+        session["user"] = reply.json()
+    return await home(request)
 
 
 async def home(request: web.Request) -> web.Response:
@@ -112,8 +163,10 @@ async def home(request: web.Request) -> web.Response:
     if user is None:
         return web.Response(text='<a href="/login">Se connecter avec Pro Santé Connect</a>', content_type="text/html")
     name = f"{user.get('given_name', '')} {user.get('family_name', '')}"
+    renewed = f"<p>Session renouvelée {session['refreshed']} fois</p>" if session.get("refreshed") else ""
     return web.Response(
-        text=f"<p>Bonjour {escape(name)} ({escape(user.get('SubjectNameID', ''))})</p>", content_type="text/html"
+        text=f"<p>Bonjour {escape(name)} ({escape(user.get('SubjectNameID', ''))})</p>{renewed}",
+        content_type="text/html",
     )
 
 
@@ -124,4 +177,5 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/", home)
     app.router.add_get("/login", login)
     app.router.add_get("/callback", callback)
+    app.router.add_get("/profil", profile)
     return app

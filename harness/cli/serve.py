@@ -18,7 +18,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     serve: argparse.ArgumentParser = commands.add_parser(
         "serve", help="start a world and keep it running until Ctrl-C (--scenario: in a scenario's state, for trainers)"
     )
-    serve.add_argument("--json", action="store_true", help="print one JSON line: URLs, admin, CA bundle, PC/SC socket")
+    serve.add_argument(
+        "--json", action="store_true", help="print one JSON line: URLs, admin, CA bundle, proxy, PC/SC socket"
+    )
     serve.add_argument("--bind", default=LOOPBACK, help="address to listen on (default: loopback only)")
     serve.add_argument(
         "--scenario", metavar="ID_OR_FILE",

@@ -26,7 +26,9 @@ def load_example() -> ModuleType:
     return module
 
 
-async def log_in(world: WorldHost, answer: str) -> tuple[int, str]:
+async def log_in(world: WorldHost, answer: str, later: list[str] | None = None) -> tuple[int, str]:
+    """Log in through the app; then, for each offset in ``later``, move the world's clock by it and
+    open ``/profil``: the last page is returned."""
     example = load_example()
     pki = world.world.pki
     assert pki is not None
@@ -48,7 +50,12 @@ async def log_in(world: WorldHost, answer: str) -> tuple[int, str]:
                 waiting = str(reply.url)
             world.approve("4321") if answer == "approve" else world.refuse()
             async with browser.get(waiting) as reply:  # → the app's callback → its home page
-                return reply.status, await reply.text()
+                status, page = reply.status, await reply.text()
+            for offset in later or []:
+                world.advance_clock(offset)
+                async with browser.get(site.url + "/profil") as reply:
+                    status, page = reply.status, await reply.text()
+            return status, page
     finally:
         await site.stop()
 
@@ -75,3 +82,19 @@ def test_an_expired_id_token_is_refused(cps_world: WorldHost, psc: WorldHost, do
     psc.psc_faults("id_token_expired", client_id="my-app")
     status, page = cps_world.run(log_in(cps_world, "approve"))
     assert status == 401 and "id_token refusé" in page
+
+
+def test_the_app_refreshes_its_access_token_when_psc_says_it_expired(cps_world: WorldHost, doctor: str) -> None:
+    """5 min on, the 120 s access token is refused at userinfo: the app uses its refresh token (the
+    new id_token names the same professional) and reads userinfo again; 5 more minutes, again, with
+    the rotated refresh token."""
+    status, page = cps_world.run(log_in(cps_world, "approve", later=["+5min", "+5min"]))
+    assert status == 200 and "Bonjour ALAIN D0000020981 (899700209812)" in page
+    assert "Session renouvelée 2 fois" in page
+
+
+def test_the_app_logs_in_again_when_the_psc_session_is_over(cps_world: WorldHost, doctor: str) -> None:
+    """11 h on, past the 10 h session maximum: the refresh answers invalid_grant, the app sends the
+    professional back to PSC's login page."""
+    status, page = cps_world.run(log_in(cps_world, "approve", later=["+11h"]))
+    assert status == 200 and 'name="identifiant"' in page and "Bonjour" not in page

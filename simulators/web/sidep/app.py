@@ -8,14 +8,15 @@ real relying party would. Degraded mode (G4) checks login/password accounts (``r
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import authlib.deprecate  # noqa: F401  (turns authlib's warnings on at import: the filter below comes after)
 import httpx
 from aiohttp import web
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -26,6 +27,11 @@ from simulators.web.jsonapi import error, read_object
 from simulators.web.sidep.rules import SIDEP_SUPPORT, Accounts, Kind, LoginRefused
 from simulators.web.wording import SUPPORT
 from simulators.world.state import WorldState
+
+with warnings.catch_warnings():
+    # authlib 1.9 announces a move to "httpx2" on every import; its httpx client is what RPs use today
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 SITE = "SI-DEP — Système d'information de dépistage"
 COOKIE = "sidep_session"
