@@ -49,7 +49,8 @@ def line_of(path: Path, location: tuple[int | str, ...]) -> int | None:
         return None
 
 
-def load_model(path: Path, model: type[Model]) -> Model:
+def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
+    """The file validated as ``model``; ``context`` reaches its validators (a scenario's folder, for personas)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -64,7 +65,7 @@ def load_model(path: Path, model: type[Model]) -> Model:
     if not isinstance(data, dict):
         raise DataFileError(path, [f"{path}:1: expected a mapping of fields at the top level"])
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -17,14 +18,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from harness.scenario.loader import find, load, write_schema
+    from harness.scenario.loader import SCENARIO_DIR, find, load, write_schema
 
     if args.schema:
         console.print(f"schema written to {write_schema(args.schema)}")
     try:
-        loaded, problems = load(find(args.targets or ["scenarios"]))
+        loaded, problems = load(find(args.targets or [str(SCENARIO_DIR)]))
     except FileNotFoundError as exc:
-        console.print(f"[red]✘[/] {exc}", highlight=False)
+        console.print(f"[red]✘[/] {escape(str(exc))}", highlight=False)
         return 2
     for problem in problems:
         console.print(f"[red]✘[/] {problem}", highlight=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness.pki import CertVariant
 
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
             parse_faults(options.faults)
         except ValueError as exc:
-            console.print(f"[red]✘[/] {exc}")
+            console.print(f"[red]✘[/] {escape(str(exc))}")
             return 2
         coroutine = diagnose_new_world(options)
     diagnosis = asyncio.run(coroutine)

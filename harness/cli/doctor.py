@@ -175,8 +175,37 @@ def check_chromium_policy(path: Path | None = None) -> Check:
     )  # fmt: skip
 
 
+REINSTALL_FIX = "reinstall cps-harness from a wheel or a clone (pip install --force-reinstall cps-harness)"
+
+
+def check_packaged_data(catalogue: Path | None = None) -> Check:
+    """The files the package carries besides Python: the scenario catalogue and its personas and
+    schema, the card profiles, the Chromium helper's C source. A wheel built without them fails
+    only later, at ``run``; here it is named."""
+    from harness.card.profile import BUILTIN_DIR
+    from harness.drivers.chromium_setup import WRAPPER_SOURCE
+    from harness.scenario.catalogue import catalogue_dir
+
+    folder = catalogue or catalogue_dir()
+    scenarios = list(folder.glob("*.yaml"))
+    personas = list((folder / "personas").glob("*.yaml"))
+    wanted = {
+        "scenario files": bool(scenarios),
+        "personas": bool(personas),
+        "schema.json": (folder / "schema.json").is_file(),
+        "card profiles": any(BUILTIN_DIR.glob("*.yaml")),
+        "p11autologin.c": WRAPPER_SOURCE.is_file(),
+    }
+    missing = [name for name, present in wanted.items() if not present]
+    if missing:
+        return Check("packaged data", False, f"missing from {folder.parent}: {', '.join(missing)}", REINSTALL_FIX)
+    detail = f"{len(scenarios)} scenarios, {len(personas)} personas and the schema in {folder}"
+    return Check("packaged data", True, detail)
+
+
 def run_checks(components: Iterable[Component] | None = None, cache_dir: Path | None = None) -> list[Check]:
     checks = list(check_components(all_components() if components is None else components))
+    checks.append(check_packaged_data())
     checks.append(check_pyscard())
     checks.append(check_ports())
     checks.extend(check_private_stack())

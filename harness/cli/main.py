@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness import __version__
 from harness.cli import card, check, demo, diagnose, doctor, run, serve
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args, console)
         return code
     except (SetupError, ScenarioError) as exc:  # the machine or the request: the message says the fix
-        console.print(f"[red]✘[/] {exc}", highlight=False)
+        console.print(f"[red]✘[/] {escape(str(exc))}", highlight=False)  # "cps-harness[chromium]" is no markup
         return 2
     except KeyboardInterrupt:
         console.print("interrupted; everything started was stopped")

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import glob
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.errors import ScenarioError
+from harness.scenario.catalogue import catalogue_dir
 from harness.scenario.model import Scenario
 from harness.yamlfile import DataFileError, line_of, load_model
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+SCENARIO_DIR = catalogue_dir()
+"""The packaged catalogue: what ``cps-harness run`` plays by default and where ids (``G2-04``) are looked up."""
+
+
+class ScenarioNotFound(ScenarioError, FileNotFoundError):
+    """No file, folder or id of that name: commands print it and exit 2."""
 
 
 def find(targets: Iterable[str]) -> list[Path]:
@@ -21,10 +29,12 @@ def find(targets: Iterable[str]) -> list[Path]:
             found += sorted(path.glob("*.yaml"))
         elif path.exists():
             found.append(path)
+        elif "/" in target or target.endswith((".yaml", ".yml")) or not target:
+            raise ScenarioNotFound(f"no scenario file or folder {target!r}")
         else:
-            matches = sorted(SCENARIO_DIR.glob(f"{target}*.yaml"))
+            matches = sorted(SCENARIO_DIR.glob(f"{glob.escape(target)}*.yaml"))
             if not matches:
-                raise FileNotFoundError(f"no scenario file or id {target!r} (looked in {SCENARIO_DIR})")
+                raise ScenarioNotFound(f"no scenario file or id {target!r} (looked in {SCENARIO_DIR})")
             found += matches
     return sorted(dict.fromkeys(found), key=lambda p: p.name)
 
@@ -34,7 +44,7 @@ def load(paths: Iterable[Path]) -> tuple[list[tuple[Path, Scenario]], list[str]]
     loaded, problems = [], []
     for path in paths:
         try:
-            scenario = load_model(path, Scenario)
+            scenario = load_model(path, Scenario, context={"folder": path.parent})
         except DataFileError as exc:
             problems += exc.problems
             continue

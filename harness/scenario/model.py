@@ -25,6 +25,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -138,9 +139,10 @@ class Scenario(Strict):
 
     @field_validator("personas", mode="before")
     @classmethod
-    def persona_files(cls, personas: Any) -> Any:
+    def persona_files(cls, personas: Any, info: ValidationInfo) -> Any:
         if isinstance(personas, dict):
-            return {k: resolve_persona(v) for k, v in personas.items()}
+            folder = (info.context or {}).get("folder")
+            return {k: resolve_persona(v, folder) for k, v in personas.items()}
         return personas
 
     def unknown_personas(self) -> list[tuple[int, str]]:

@@ -12,11 +12,13 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from harness.pki import CertVariant
+from harness.scenario.catalogue import packaged_personas
 from harness.scenario.fields import Strict
 from simulators import identifiers
 
-PERSONA_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "personas"
-_PERSONA_FILES = PERSONA_DIR.relative_to(PERSONA_DIR.parent.parent).as_posix()
+PERSONA_DIR = packaged_personas()
+"""The packaged persona files: found after a scenario folder's own ``personas/``."""
+_PERSONA_FILES = "personas"
 
 
 class Persona(Strict):
@@ -58,16 +60,30 @@ class Persona(Strict):
         }
 
 
-def resolve_persona(value: Any) -> Any:
-    """``name`` or ``{from: name, …overrides}`` → the persona file's fields (``scenarios/personas/name.yaml``)."""
+def persona_dirs(folder: Path | None) -> list[Path]:
+    """Where ``from: name`` is looked up: the scenario file's own ``personas/`` folder, then the packaged one."""
+    own = (
+        [folder / "personas"] if folder is not None and (folder / "personas").resolve() != PERSONA_DIR.resolve() else []
+    )
+    return [*own, PERSONA_DIR]
+
+
+def resolve_persona(value: Any, folder: Path | None = None) -> Any:
+    """``name`` or ``{from: name, …overrides}`` → the persona file's fields (``personas/name.yaml`` next to
+    the scenario file ``folder`` holds, else the packaged ``personas/name.yaml``)."""
     if isinstance(value, str):
         value = {"from": value}
     if not isinstance(value, dict) or "from" not in value:
         return value
-    path = PERSONA_DIR / f"{value['from']}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in PERSONA_DIR.glob("*.yaml")))
-        raise ValueError(f"no persona file {value['from']!r} (known: {known})")
+    name = value["from"]
+    dirs = persona_dirs(folder)
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ValueError(f"from: a persona file's name without .yaml, not {name!r}")
+    path = next((d / f"{name}.yaml" for d in dirs if (d / f"{name}.yaml").is_file()), None)
+    if path is None:
+        known = ", ".join(sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")}))
+        looked = ", ".join(str(d) for d in dirs)
+        raise ValueError(f"no persona file {name!r} in {looked} (known: {known or 'none'})")
     base = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(base, dict):
         raise ValueError(f"{path} must be a mapping of persona fields")
@@ -84,7 +100,11 @@ class PersonaAsWritten:
     def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         fields = handler(core_schema)
         persona = handler.resolve_ref_schema(fields)
-        source = {"type": "string", "description": f"a persona file: {_PERSONA_FILES}/<name>.yaml, without .yaml"}
+        source = {
+            "type": "string",
+            "description": f"a persona file: {_PERSONA_FILES}/<name>.yaml next to the scenario file, else the packaged "
+            "one; its name without .yaml",
+        }
         overrides = {
             "type": "object",
             "title": "persona from a file",

@@ -110,7 +110,14 @@ def make_stage(
     stage: Stage
     browser: Browser
     if driver == "chromium":
-        from harness.drivers.chromium import ChromiumBrowser
+        try:
+            from harness.drivers.chromium import ChromiumBrowser
+        except ImportError as exc:  # Playwright and Pillow come with the [chromium] extra only
+            from harness.drivers.chromium_setup import ChromiumUnavailable
+
+            raise ChromiumUnavailable(
+                f"--driver chromium needs Playwright ({exc.name} is not installed): pip install 'cps-harness[chromium]'"
+            ) from None
 
         browser = ChromiumBrowser(
             world, workdir, middleware=scenario.uses_card_in_browser, headless=headless,

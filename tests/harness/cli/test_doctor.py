@@ -10,6 +10,7 @@ from pathlib import Path
 from harness import system
 from harness.cli.doctor import check_components, run_checks
 from harness.system import Component, apt_command
+from tests.support.paths import REPO
 
 
 def cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -93,3 +94,15 @@ def test_doctor_names_a_missing_chromium_policy_and_its_fix(tmp_path: Path) -> N
     assert not missing.ok and "chromium_policy install" in missing.fix
     install(tmp_path / "cps-harness.json")
     assert check_chromium_policy(tmp_path / "cps-harness.json").ok
+
+
+def test_doctor_names_the_packaged_data(tmp_path: Path) -> None:
+    from harness.cli.doctor import check_packaged_data
+
+    present = check_packaged_data()
+    count = len(list((REPO / "scenarios").glob("*.yaml")))
+    assert present.ok and f"{count} scenarios, 3 personas" in present.detail, present
+    (tmp_path / "catalogue").mkdir()
+    (tmp_path / "catalogue" / "G2-01-x.yaml").write_text("id: G2-01\n")
+    missing = check_packaged_data(tmp_path / "catalogue")
+    assert not missing.ok and "personas, schema.json" in missing.detail and missing.fix
