@@ -113,26 +113,21 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
-import authlib.deprecate  # sets "always" for authlib's warnings: the filters below must come after it
-import httpx
+import authlib.deprecate  # sets "always" for authlib's warnings: the mock's filter below must come after it
+import httpx2
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.common import Row, Target, leaves
-
-with warnings.catch_warnings():
-    # authlib 1.9 announces a move to "httpx2"; its httpx client is what relying parties use today
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
-
-    from harness.pki import Pki
-    from harness.world.assembly import World
-    from harness.world.resolver import WorldTransport
-    from simulators import identifiers
-    from simulators.web.psc.rules import ACR, REALM_PATH, Client, register_client
-    from simulators.world.directory import Activity, Contacts, Professional
+from harness.pki import Pki
+from harness.world.assembly import World
+from harness.world.resolver import WorldTransport
+from simulators import identifiers
+from simulators.web.psc.rules import ACR, REALM_PATH, Client, register_client
+from simulators.world.directory import Activity, Contacts, Professional
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "psc.json"
 TARGET_RATIO = 5.0
@@ -199,7 +194,7 @@ def verify_id_token(
     return dict(decoded.claims)
 
 
-def oauth_client(scope: str, transport: httpx.AsyncBaseTransport) -> AsyncOAuth2Client:
+def oauth_client(scope: str, transport: httpx2.AsyncBaseTransport) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         CLIENT_ID,
         SECRET,
@@ -207,7 +202,7 @@ def oauth_client(scope: str, transport: httpx.AsyncBaseTransport) -> AsyncOAuth2
         redirect_uri=REDIRECT,
         code_challenge_method="S256",
         transport=transport,
-        timeout=httpx.Timeout(HTTP_TIMEOUT),
+        timeout=httpx2.Timeout(HTTP_TIMEOUT),
     )
 
 
@@ -383,7 +378,7 @@ class MockWorker(Worker):
     async def open(self) -> None:
         timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT)
         self.browser = await self.stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
-        self.rp = await self.stack.enter_async_context(oauth_client(MOCK_SCOPE, httpx.AsyncHTTPTransport()))
+        self.rp = await self.stack.enter_async_context(oauth_client(MOCK_SCOPE, httpx2.AsyncHTTPTransport()))
         self.config = await fetch_json(self.rp, self.base + "/.well-known/openid-configuration")
         self.jwks = KeySet.import_key_set(await fetch_json(self.rp, self.config["jwks_uri"]))  # type: ignore[arg-type]
 
@@ -680,7 +675,7 @@ async def profiled_run(args: argparse.Namespace, pki: Pki, console: Console) -> 
 # -- main --------------------------------------------------------------------------------------------
 def versions() -> dict[str, str]:
     found = {}
-    for name in ("oidc-provider-mock", "authlib", "aiohttp", "httpx", "joserfc", "cryptography", "flask", "werkzeug"):
+    for name in ("oidc-provider-mock", "authlib", "aiohttp", "httpx2", "joserfc", "cryptography", "flask", "werkzeug"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
     return found

@@ -8,7 +8,6 @@ is deterministic (no dates, no absolute paths, no terminal width).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import enum
 import inspect
@@ -16,7 +15,6 @@ import json
 import re
 import sys
 import types
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -582,15 +580,7 @@ def write_pages() -> list[str]:
     return written
 
 
-def _quiet_authlib() -> None:
-    """authlib (imported with the player) turns its deprecation warnings on at import; the pages do not need them."""
-    with contextlib.suppress(ImportError):
-        import authlib.deprecate  # noqa: F401
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _quiet_authlib()
     parser = argparse.ArgumentParser(prog=COMMAND, description="Write the reference pages generated from the code.")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the stale pages")
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-import httpx
+import httpx2
 from aiohttp import web
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
@@ -36,7 +36,7 @@ class Settings:
     client_id: str
     client_secret: str
     redirect_uri: str
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None
+    transport: Callable[[], httpx2.AsyncBaseTransport] | None = None
     """How to reach PSC (tests inject one); None: httpx's default (DNS, system CAs)."""
     now: Callable[[], float] = time.time
     """The clock the id_token is judged on (tests inject the world's)."""

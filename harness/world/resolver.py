@@ -11,21 +11,21 @@ from __future__ import annotations
 import socket
 import ssl
 
-import httpx
+import httpx2
 from aiohttp import abc as aiohttp_abc
 from aiohttp.abc import ResolveResult
 
 
-class WorldTransport(httpx.AsyncBaseTransport):
+class WorldTransport(httpx2.AsyncBaseTransport):
     def __init__(self, names: dict[str, str], context: ssl.SSLContext) -> None:
         self.names = names
-        self.inner = httpx.AsyncHTTPTransport(verify=context)
+        self.inner = httpx2.AsyncHTTPTransport(verify=context)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         host = request.url.host
         address = self.names.get(host)
         if address is None:
-            raise httpx.ConnectError(f"{host} is not a host of this world", request=request)
+            raise httpx2.ConnectError(f"{host} is not a host of this world", request=request)
         request.url = request.url.copy_with(host=address)
         request.extensions = {**request.extensions, "sni_hostname": host}
         return await self.inner.handle_async_request(request)

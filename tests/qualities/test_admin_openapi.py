@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +35,7 @@ def admin_schema(admin_world: WorldHost) -> schemathesis.BaseSchema:
 
 
 def test_the_description_lists_every_route_the_world_serves(admin_world: WorldHost) -> None:
-    described = httpx.get(admin_world.urls["admin"] + "/admin/openapi.json", timeout=10).json()
+    described = httpx2.get(admin_world.urls["admin"] + "/admin/openapi.json", timeout=10).json()
     assert described["openapi"].startswith("3.1")
     operations = {(method.upper(), path) for path, item in described["paths"].items() for method in item}
     assert operations == {(r.method, r.path) for r in ROUTES}, "a world with cards serves every route of ROUTES"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from harness.pki import Pki
@@ -85,7 +85,7 @@ def test_eight_worlds_share_nothing_and_a_card_is_seen_in_its_world_only(worlds:
     worlds[WITH_CARD].insert_card("pharmacist")
     with ThreadPoolExecutor(WORLDS) as pool:
         seen = list(pool.map(lambda host: probe(host.client_env()), worlds))
-        admin = list(pool.map(lambda host: httpx.get(host.urls["admin"] + "/admin/cards", timeout=30).json(), worlds))
+        admin = list(pool.map(lambda host: httpx2.get(host.urls["admin"] + "/admin/cards", timeout=30).json(), worlds))
     for index, readers in enumerate(seen):
         assert set(readers) == {"Virtual PCD 00 00", "Virtual PCD 00 01"}, readers
         assert readers["Virtual PCD 00 01"] is None

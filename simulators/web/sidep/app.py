@@ -8,15 +8,14 @@ real relying party would. Degraded mode (G4) checks login/password accounts (``r
 from __future__ import annotations
 
 import secrets
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import authlib.deprecate  # noqa: F401  (turns authlib's warnings on at import: the filter below comes after)
-import httpx
+import httpx2
 from aiohttp import web
 from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # on httpx2, which authlib 1.9 looks for
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -27,11 +26,6 @@ from simulators.web.jsonapi import error, read_object
 from simulators.web.sidep.rules import SIDEP_SUPPORT, Accounts, Kind, LoginRefused
 from simulators.web.wording import SUPPORT
 from simulators.world.state import WorldState
-
-with warnings.catch_warnings():
-    # authlib 1.9 announces a move to "httpx2" on every import; its httpx client is what RPs use today
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 SITE = "SI-DEP — Système d'information de dépistage"
 COOKIE = "sidep_session"
@@ -46,7 +40,7 @@ class RelyingParty:
     client_secret: str
     psc_issuer: Callable[[], str]
     own_url: Callable[[], str]
-    transport: Callable[[], httpx.AsyncBaseTransport]
+    transport: Callable[[], httpx2.AsyncBaseTransport]
 
 
 @dataclass
@@ -127,7 +121,7 @@ async def psc_start(request: web.Request) -> web.StreamResponse:
                 nonce=session.nonce,
                 acr_values="eidas1",
             )
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return _failure("psc-indisponible", "Pro Santé Connect ne répond pas.", [SUPPORT], 502)
     response = web.HTTPSeeOther(url)
     _with_cookie(response, sid)
@@ -168,7 +162,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     except JoseError as exc:
         return _failure("jeton-invalide", f"Le jeton d'identité de Pro Santé Connect est refusé ({exc.error}).",
                         [SUPPORT], 401)  # fmt: skip
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+    except (httpx2.HTTPError, KeyError, ValueError) as exc:
         return _failure("echec-psc", f"Pro Santé Connect a refusé la connexion ({exc}).", [ATSAM, SUPPORT], 401)
     raise _with_cookie(web.HTTPSeeOther("/accueil"), sid)  # type: ignore[misc]
 
