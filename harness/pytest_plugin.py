@@ -4,8 +4,11 @@
         out = subprocess.run(["my-tool"], env=cps_card.env, ...)
 
     def test_my_relying_party(cps_world, psc, phone, directory):
-        national_id = directory.add(first_name="ALAIN", last_name="D0000020981", profession="10", rpps="99700209812")
-        ...
+        national_id = directory.add_professional(first_name="ALAIN", last_name="D0000020981", profession="10",
+                                                 rpps="99700209812")
+        directory.activate_ecps(national_id, "4321")
+        psc.register_client("my-app", "s3cret", ["http://127.0.0.1:8080/callback"])
+        ...                                      # log in through psc.discovery_url; phone.approve("4321")
 
 Every fixture starts what it needs and stops it afterwards; under pytest-xdist each worker gets
 its own private pcscd, socket and ports. Nothing touches the system's pcscd.

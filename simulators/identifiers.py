@@ -44,6 +44,18 @@ def valid_rpps(rpps: str) -> bool:
     return len(rpps) == 11 and luhn_valid(rpps)
 
 
+def test_rpps(serial: int) -> str:
+    """An RPPS number of ANS's test range (``997`` + 7 digits of ``serial`` + the Luhn digit): as many
+    distinct, valid professionals as a test needs (``test_rpps(209812 // 10)``… or 0, 1, 2…)."""
+    if not 0 <= serial < 10**7:
+        raise ValueError(f"serial {serial}: 0 to 9,999,999")
+    prefix = f"997{serial:07d}"
+    return next(prefix + d for d in "0123456789" if luhn_valid(prefix + d))
+
+
+test_rpps.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, for pytest's collector
+
+
 def valid_adeli(adeli: str) -> bool:
     """9 characters, digits except the département part (2A/2B); the key's algorithm is not public."""
     return len(adeli) == 9 and adeli.isascii() and adeli.isalnum() and adeli[2:].isdigit()

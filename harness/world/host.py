@@ -11,11 +11,14 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import httpx2
+
 from harness.background import CALL_TIMEOUT, BackgroundLoop
 from harness.card.profile import load_profile, make_card
 from harness.middleware import client_env
 from harness.pki import Pki
 from harness.world.assembly import World
+from harness.world.resolver import WorldTransport
 from simulators.card.cpx import CpxCard
 from simulators.web.psc.rules import REALM_PATH, Client, Fault, register_client
 from simulators.world.directory import Activity, Contacts, Professional
@@ -97,6 +100,16 @@ class WorldHost:
     def resolve(self) -> dict[str, str]:
         """Host name → loopback address, for clients that take a mapping (curl --resolve, httpx)."""
         return {site.host: site.running.host for site in self.world.sites.values()}
+
+    def httpx_client(self, **options: Any) -> httpx2.AsyncClient:
+        """An httpx2 client that reaches the world's sites by their real names and trusts its CA (what
+        authlib's ``AsyncOAuth2Client`` takes too: pass it ``transport=world.transport()``)."""
+        return httpx2.AsyncClient(transport=self.transport(), **options)
+
+    def transport(self) -> WorldTransport:
+        """The httpx2 transport behind ``httpx_client``: the world's resolver and CA, TLS verified."""
+        assert self.world.pki is not None
+        return WorldTransport(self.resolve(), self.world.pki.server.client_context())
 
     # -- the world's state, as a test sets it up -------------------------------------------------------
     def add_professional(

@@ -145,3 +145,17 @@ def test_chromium_asks_for_its_extra_then_plays_a_card_scenario(installed: Insta
     played = installed.run("run", "--driver", "chromium", "G6-02", "--report", str(installed.root / "rapport-chromium"))
     assert played.returncode == 0 and "1/1 scenarios passed" in played.stdout, played.stdout[-3000:] + played.stderr
     no_warning(played)
+
+
+def test_the_external_project_example_passes_with_the_installed_plugin(installed: Installed) -> None:
+    """examples/external_project, copied outside the repository: its tests find the fixtures through
+    the installed plugin's entry point, with no conftest.py, and pytest reports no warning."""
+    project = installed.root / "mon-outil-cps"
+    shutil.copytree(REPO / "examples" / "external_project", project, ignore=shutil.ignore_patterns("__pycache__"))
+    installed.pip("pytest>=8")
+    result = subprocess.run(
+        [str(installed.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
+        env=installed.env(), capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "4 passed" in result.stdout and "warning" not in result.stdout.lower(), result.stdout[-3000:]

@@ -46,3 +46,14 @@ def test_professions_carry_their_tre_g15_labels() -> None:
     assert (identifiers.PROFESSIONS["10"], identifiers.PROFESSIONS["21"], identifiers.PROFESSIONS["60"]) == (
         "Médecin", "Pharmacien", "Infirmier",
     )  # fmt: skip
+
+
+def test_test_rpps_numbers_are_valid_distinct_and_in_the_test_range() -> None:
+    from simulators.identifiers import test_rpps, valid_rpps
+
+    numbers = [test_rpps(n) for n in (0, 1, 4242, 9_999_999)]
+    assert all(valid_rpps(n) and n.startswith("997") for n in numbers) and len(set(numbers)) == 4
+    assert test_rpps(4242) == "99700042429"  # 997 + 0004242 + its Luhn digit
+    for wrong in (-1, 10**7):
+        with pytest.raises(ValueError, match="serial"):
+            test_rpps(wrong)
