@@ -115,6 +115,15 @@ def python_components(executable: str = sys.executable) -> tuple[Component, ...]
     )
 
 
+TEST_ONLY = frozenset({"apache2", "libapache2-mod-auth-openidc", "nodejs", "npm"})
+"""Packages only cps-harness's own suite needs (its third-party relying parties), not its users."""
+
+
+def use_components() -> tuple[Component, ...]:
+    """What a user of the installed package needs: every component but the suite's own."""
+    return tuple(c for c in all_components() if c.package not in TEST_ONLY)
+
+
 def all_components() -> tuple[Component, ...]:
     return COMPONENTS + python_components()
 

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness import __version__
-from harness.cli import card, check, demo, diagnose, doctor, run, serve
+from harness.cli import card, check, demo, diagnose, doctor, run, serve, setup
 from harness.errors import ScenarioError, SetupError
 
-COMMANDS = (doctor, run, check, serve, demo, card, diagnose)
+COMMANDS = (setup, doctor, run, check, serve, demo, card, diagnose)
 """One module per command, in the order ``--help`` lists them: each has ``add_parser`` and ``run``."""
 
 

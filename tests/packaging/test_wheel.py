@@ -99,6 +99,8 @@ def test_every_scenario_passes_from_the_installed_package(installed: Installed) 
 
 
 def test_card_run_serve_and_diagnose_from_the_installed_package(installed: Installed) -> None:
+    ready = installed.run("setup", "--dry-run")
+    assert ready.returncode == 0 and "nothing to install" in ready.stdout, ready.stdout + ready.stderr
     card = installed.run("card", "run", "--", "pkcs15-tool", "-D")
     assert card.returncode == 0 and "PKCS#15 Card [CPS3v3-TEST]" in card.stdout, card.stdout + card.stderr
     no_warning(card)
