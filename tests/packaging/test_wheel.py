@@ -161,3 +161,23 @@ def test_the_external_project_example_passes_with_the_installed_plugin(installed
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "4 passed" in result.stdout and "warning" not in result.stdout.lower(), result.stdout[-3000:]
+
+
+def test_the_sdist_builds_a_wheel_with_the_same_files(installed: Installed) -> None:
+    """The sdist carries the catalogue as files (the repository's link is followed), so a wheel built
+    from it — as pip does from an index without wheels — holds exactly what the direct wheel holds."""
+    sdists = installed.root / "sdist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "-o", str(sdists), str(REPO)], capture_output=True, text=True,
+        timeout=INSTALL_TIMEOUT, check=True,
+    )  # fmt: skip
+    (sdist,) = sdists.glob("cps_harness-*.tar.gz")
+    rebuilt = installed.root / "from-sdist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(rebuilt), str(sdist)],
+        capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=True,
+    )  # fmt: skip
+    (wheel,) = rebuilt.glob("cps_harness-*.whl")
+    files = {name for name in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in name}
+    direct = {name for name in zipfile.ZipFile(installed.wheel).namelist() if ".dist-info/" not in name}
+    assert files == direct and "harness/catalogue/G2-04-coordonnees-absentes.yaml" in files
