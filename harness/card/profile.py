@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,7 +20,17 @@ from harness.yamlfile import load_model
 from simulators import identifiers
 from simulators.card.cpx import CpxCard
 from simulators.card.faults import Faults
-from simulators.card.layout import Activity, CardSpec, Code, Holder, KeyPair, build_card
+from simulators.card.layout import (
+    PIN_LENGTHS,
+    PUK_MAX_TRIES,
+    PUK_USAGES,
+    Activity,
+    CardSpec,
+    Code,
+    Holder,
+    KeyPair,
+    build_card,
+)
 from simulators.card.log import NAMES
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
@@ -75,14 +85,14 @@ class ActivityModel(Strict):
 
 
 class CodeModel(Strict):
-    """A secret code (PIN or PUK) and its try counter."""
+    """The PIN (code porteur) and its try counter."""
 
     value: str = Field(description="digits")
     tries_left: int | None = Field(default=None, ge=0, description="None: max_tries; 0: blocked")
     max_tries: int = Field(default=3, ge=1, le=15, description="tries before the code blocks")
 
     @model_validator(mode="after")
-    def counters(self) -> CodeModel:
+    def counters(self) -> Self:
         if self.tries_left is not None and self.tries_left > self.max_tries:
             raise ValueError("tries_left cannot exceed max_tries")
         if not self.value.isdigit():
@@ -92,6 +102,20 @@ class CodeModel(Strict):
     def code(self) -> Code:
         left = self.max_tries if self.tries_left is None else self.tries_left
         return Code(self.value, left, self.max_tries)
+
+
+class PukModel(CodeModel):
+    """The PUK (code de déblocage): a real CPS3's has 10 tries and a usage counter of 100
+    (``iasecc-tool --list-sdos``: tries maximum 0A, usage remaining 00:64)."""
+
+    max_tries: int = Field(default=PUK_MAX_TRIES, ge=1, le=15, description="tries before the code blocks")
+    usages_left: int = Field(
+        default=PUK_USAGES, ge=0, le=0xFFFF, description="successful uses left (each unblocking spends one; 0: blocked)"
+    )
+
+    def code(self) -> Code:
+        left = self.max_tries if self.tries_left is None else self.tries_left
+        return Code(self.value, left, self.max_tries, self.usages_left)
 
 
 def _parse_sw(text: str) -> int:
@@ -161,8 +185,8 @@ class CardProfile(Strict):
     activities: list[ActivityModel] = Field(
         default_factory=list, max_length=16, description="the holder's activities (situations d'exercice)"
     )
-    pin: CodeModel = Field(default=CodeModel(value="1234"), description="the code porteur: 4 to 8 digits")
-    puk: CodeModel = Field(default=CodeModel(value="12345678"), description="the code de déblocage: 8 digits")
+    pin: CodeModel = Field(default=CodeModel(value="1234"), description="the code porteur: 4 digits")
+    puk: PukModel = Field(default=PukModel(value="12345678"), description="the code de déblocage: 8 digits")
     certificates: CertVariant = Field(
         default=CertVariant.VALID, description="the certificates the test PKI issues for this card"
     )
@@ -174,13 +198,14 @@ class CardProfile(Strict):
     @field_validator("pin")
     @classmethod
     def pin_length(cls, pin: CodeModel) -> CodeModel:
-        if not 4 <= len(pin.value) <= 8:
-            raise ValueError("the PIN (code porteur) has 4 to 8 digits")
+        if not PIN_LENGTHS[0] <= len(pin.value) <= PIN_LENGTHS[2]:
+            # A real CPS3's AODF says minLength 4, maxLength 4: OpenSC refuses any other length.
+            raise ValueError("the PIN (code porteur) has 4 digits")
         return pin
 
     @field_validator("puk")
     @classmethod
-    def puk_length(cls, puk: CodeModel) -> CodeModel:
+    def puk_length(cls, puk: PukModel) -> PukModel:
         if len(puk.value) != 8:
             raise ValueError("the PUK (code de déblocage) has 8 digits")
         return puk

@@ -259,7 +259,9 @@ def check_pin(state: PcscState) -> Check:
             f"PIN blocked ({sw:04X}); the PUK can unblock it (PUK {sw_text(state.puk_sw)})",
             "Code porteur bloqué (trois codes faux).",
             (UNBLOCK, INCIDENT_FORM, SUPPORT),
-            "unblock with the PUK: pkcs15-tool --unblock-pin --puk PUK --new-pin PIN",
+            # pkcs15-tool --unblock-pin refuses an 8-digit PUK on a CPS3 (its AODF names no PUK for the
+            # PIN, so the PUK is held to the PIN's 4 digits): OpenSC's card driver does it.
+            'unblock with the PUK: echo \'unblock CHV1 "PUK" "NEW PIN"\' | opensc-explorer /dev/stdin',
             tries_left=0,
         )
     return fail(

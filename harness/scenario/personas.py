@@ -40,7 +40,10 @@ class Persona(Strict):
         default=None, ge=0, le=3, description="PIN tries left on the card (overrides the profile; 0: blocked)"
     )
     card_puk_tries_left: int | None = Field(
-        default=None, ge=0, le=3, description="PUK tries left on the card (overrides the profile; 0: blocked)"
+        default=None, ge=0, le=10, description="PUK tries left on the card (overrides the profile; 0: blocked)"
+    )
+    card_puk_usages_left: int | None = Field(
+        default=None, ge=0, le=100, description="PUK uses left on the card (overrides the profile's 100; 0: used up)"
     )
 
     @property

@@ -142,16 +142,20 @@ class Stage:
         return cert
 
     # -- the professional's PC ----------------------------------------------------------------------
-    async def tool(self, command: list[str]) -> tuple[int, str]:
-        """Run a middleware tool (OpenSC) against the world's private stack, as the professional's PC does."""
+    async def tool(self, command: list[str], script: str | None = None) -> tuple[int, str]:
+        """Run a middleware tool (OpenSC) against the world's private stack, as the professional's PC does;
+        ``script`` is what it reads on its standard input (codes stay off its command line)."""
         if self.world.stack is None:
             raise StepFailed("card steps need world.cards: true")
         process = await asyncio.create_subprocess_exec(
-            *command, env=client_env(self.world.stack), stdin=asyncio.subprocess.DEVNULL,
+            *command, env=client_env(self.world.stack),
+            stdin=asyncio.subprocess.DEVNULL if script is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         try:
-            out, _ = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
+            out, _ = await asyncio.wait_for(
+                process.communicate(None if script is None else script.encode()), STEP_TIMEOUT
+            )
         except TimeoutError:
             process.kill()
             raise

@@ -8,6 +8,7 @@ with OpenSC's ``card-iasecc.c``/``iasecc-sdo.c`` as the authority where they dis
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -221,7 +222,9 @@ def select(card: CpxCard, c: Command) -> bytes:
         card.current_df, card.current_ef = target, None
     else:
         card.current_df, card.current_ef = target.parent or mf, target
-    return b"" if c.p2 == 0x0C else target.fcp()
+    if c.p2 == 0x0C or (c.p1 == 0x04 and c.p2 == 0x00):
+        return b""  # a real CPS3 answers SELECT by DF name with P2=00 by a bare 9000 (issue 2223)
+    return target.fcp()
 
 
 # -- READ / UPDATE BINARY ---------------------------------------------------------------------
@@ -319,11 +322,11 @@ def get_data(card: CpxCard, c: Command) -> bytes:
                 sdo_tag, tlv(0x7F41, tlv(0x80, bytes([chv.max_length])), tlv(0x81, bytes([chv.min_length])))
             )
         if part == 0xA0:
-            acl = tlv(0xA1, tlv(0x8C, bytes([CHV_AMB, 0x00, 0x00, chv.reset_scb, 0xFF, 0x00])))
-            return card._sdo_answer(
-                sdo_tag,
-                tlv(0xA0, tlv(0x9A, bytes([chv.max_tries])), tlv(0x9B, bytes([chv.tries_left])), acl),
-            )
+            acl = tlv(0xA1, tlv(0x8C, bytes([CHV_AMB, chv.change_scb, 0x00, chv.reset_scb, 0xFF, 0x00])))
+            counters = [tlv(0x9A, bytes([chv.max_tries])), tlv(0x9B, bytes([chv.tries_left]))]
+            if chv.usages_left is not None:
+                counters.append(tlv(0x9D, chv.usages_left.to_bytes(2, "big")))
+            return card._sdo_answer(sdo_tag, tlv(0xA0, *counters, acl))
     elif sdo_class == SDO_CLASS_RSA_PRIVATE and (ref | 0x80) in sec.keys and part == 0xA0:
         key = sec.keys[ref | 0x80]
         scbs = bytes([key.scb_pso_sign, key.scb_int_auth, key.scb_decipher, 0xFF, 0xFF, 0x00])
@@ -331,8 +334,14 @@ def get_data(card: CpxCard, c: Command) -> bytes:
             sdo_tag,
             tlv(0xA0, tlv(0xA1, tlv(0x8C, bytes([0x7B]) + scbs)), tlv(0x80, key.size_bytes.to_bytes(2, "big"))),
         )
-    elif sdo_class == SDO_CLASS_SE and ref in sec.environments and part == 0x7B:
-        se = sec.environments[ref]
+    elif sdo_class == SDO_CLASS_SE:
+        # The card's SEs live in the MF: a real CPS3 answers 6A88 from any other DF, and the
+        # same GET DATA succeeds once the MF is selected (OpenSC issue 2275).
+        se = sec.environments.get(ref) if card.current_df is card.mf else None
+        if se is None or part != 0x7B:
+            raise CardError(SW.REFERENCED_DATA_NOT_FOUND, f"no SE {ref:02X} in DF {card.current_df.fid:04X}")
+        if se.chv_reference is None:
+            return b""  # an SE with no user authentication template: the bare 9000 recorded for SE #5
         crt = tlv(0xA4, tlv(0x83, bytes([se.chv_reference])), tlv(0x95, b"\x08"))
         return card._sdo_answer(sdo_tag, tlv(0x7B, crt))
     # What the card does not serve is "wrong data": OpenSC retries with A0 on 6A80, and
@@ -366,17 +375,19 @@ def verify(card: CpxCard, c: Command) -> bytes:
 
 def change_reference_data(card: CpxCard, c: Command) -> bytes:
     chv = _chv(card, c.p2)
+    card.security.require(chv.change_scb)
     if c.p1 == 0x00:
-        old_length = len(chv.value)
+        padded = chv.padded_length
+        old_length = padded if padded is not None and len(c.data) == 2 * padded else len(chv.value)
         if len(c.data) <= old_length:
             raise CardError(SW.WRONG_LENGTH, "old and new codes expected")
-        old, new = c.data[:old_length], c.data[old_length:]
+        old, new = c.data[:old_length], chv.unpad(c.data[old_length:])
         chv.check_format(new)
         chv.verify(old)
     elif c.p1 == 0x01:
         if not chv.verified:
             raise CardError(SW.SECURITY_STATUS_NOT_SATISFIED, "verify first")
-        new = c.data
+        new = chv.unpad(c.data)
         chv.check_format(new)
     else:
         raise CardError(SW.INCORRECT_P1P2, "CHANGE REFERENCE DATA P1 00 or 01")
@@ -392,14 +403,14 @@ def reset_retry_counter(card: CpxCard, c: Command) -> bytes:
     if target.reset_scb == 0xFF:
         raise CardError(SW.COMMAND_NOT_ALLOWED, "this code cannot be unblocked")
     se = sec.environments.get(target.reset_scb & 0x0F)
-    unblocker = sec.chvs.get(se.chv_reference) if se else None
+    unblocker = sec.chvs.get(se.chv_reference) if se and se.chv_reference is not None else None
     if unblocker is None:
         raise CardError(SW.CONDITIONS_NOT_SATISFIED, "no unblocking code")
     if c.p1 in (0x00, 0x01):
         puk_length = len(unblocker.value)
         if len(c.data) < puk_length or (c.p1 == 0x01 and len(c.data) != puk_length):
             raise CardError(SW.WRONG_LENGTH, "PUK expected")
-        new = c.data[puk_length:] if c.p1 == 0x00 else None
+        new = target.unpad(c.data[puk_length:]) if c.p1 == 0x00 else None
         if new is not None:
             target.check_format(new)
         unblocker.verify(c.data[:puk_length])
@@ -501,16 +512,23 @@ def _pso_decipher(card: CpxCard, c: Command) -> bytes:
 
 
 def _pso_hash(card: CpxCard, c: Command) -> bytes:
-    """The host gives the final hash (``90 L <hash>``); the card keeps it for PSO CDS."""
+    """Two forms: the host gives the final hash (``90 L <hash>``, OpenSC's), or the card hashes the
+    message itself (``90 00 80 L <message>``: no intermediate state, then the last block — the ANS
+    middleware's form, OpenSC issue 2275). Either way the card keeps the hash for PSO CDS."""
     current = card.security.current
     if current.hash_alg is None:
         raise CardError(SW.CONDITIONS_NOT_SATISFIED, "no hash algorithm set by MSE HT")
     try:
-        value = dict(iter_tlv(c.data)).get(0x90)
+        fields = dict(iter_tlv(c.data))
     except TlvError as exc:
         raise CardError(SW.WRONG_DATA, "malformed hash template") from exc
+    value, message = fields.get(0x90), fields.get(0x80)
+    if message is not None:
+        if value:  # continuing from an intermediate hash state: not what any known host sends
+            raise CardError(SW.WRONG_DATA, "an intermediate hash state is not supported")
+        value = hashlib.new(HASH_NAME_BY_ALG[current.hash_alg], message).digest()
     if value is None or len(value) != HASH_LENGTH_BY_ALG[current.hash_alg]:
-        raise CardError(SW.WRONG_DATA, "90 <final hash> of the HT algorithm's length expected")
+        raise CardError(SW.WRONG_DATA, "90 <final hash> of the HT algorithm's length, or 90 00 80 <message>")
     current.hash_value = value
     return b""
 
@@ -534,6 +552,7 @@ def _pso_compute_signature(card: CpxCard, c: Command) -> bytes:
 
 PSO_OPERATIONS: dict[int, Handler] = {0x8086: _pso_decipher, 0x90A0: _pso_hash, 0x9E9A: _pso_compute_signature}
 HASH_LENGTH_BY_ALG = {pkcs15.ALG_SHA1: 20, pkcs15.ALG_SHA256: 32}
+HASH_NAME_BY_ALG = {pkcs15.ALG_SHA1: "sha1", pkcs15.ALG_SHA256: "sha256"}
 DIGEST_INFO_BY_SIGN_ALG = {
     pkcs15.ALG_SHA1_RSA: bytes.fromhex("3021300906052B0E03021A05000414"),
     pkcs15.ALG_SHA256_RSA: bytes.fromhex("3031300D060960864801650304020105000420"),

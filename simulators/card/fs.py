@@ -1,9 +1,10 @@
 """The card's file system: DFs and transparent EFs, their access rules, and their FCP templates.
 
-FCPs carry what OpenSC's iasecc driver needs and nothing it would trip on: an exact ``80``
-size for EFs (reads past the end fail), ``82`` type, ``83`` id, ``84`` name for DFs, ``88``
-SFI, ``8A`` life cycle, and ``A1 { 8C AMB SCB… }`` access rules (without ``8C`` the select
-fails in OpenSC).
+FCPs are a real CPS3's, tag for tag and in its order (OpenSC issues 2223/2275, in
+``card-cpx-real-cards.md``): ``80`` exact size (reads past the end fail), ``82`` type, ``83``
+id, [``84`` name for DFs], ``88`` SFI, ``A1 { 8C 07 <contact SCBs>, 9C 07 <contactless SCBs> }``
+and ``8A 05`` (operational). OpenSC's iasecc driver needs the ``8C`` (without it the select
+fails) and ignores the contactless ``9C``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from simulators.card.tlv import tlv
 
 ALWAYS = 0x00
 NEVER = 0xFF
+SM_ISSUER = 0x45
+"""SCB ``45``: secure messaging under SE #5, the issuer's (EF.ATR's and EF.DIR's update and delete)."""
 
 
 def user_auth(se: int) -> int:
@@ -32,6 +35,15 @@ class Access:
     def compact(self) -> bytes:
         """``8C 07 7B`` + SCBs for delete, terminate, activate, deactivate, update, read."""
         return tlv(0x8C, bytes([0x7B, self.delete, NEVER, NEVER, NEVER, self.update, self.read]))
+
+    def contactless(self) -> bytes:
+        """``9C 07 7B`` + the same six SCBs over the contactless interface: what is free to read
+        stays free, nothing else is allowed (a real CPS3: ``7B FF FF FF FF FF 00`` on its MF EFs)."""
+        read = ALWAYS if self.read == ALWAYS else NEVER
+        return tlv(0x9C, bytes([0x7B, NEVER, NEVER, NEVER, NEVER, NEVER, read]))
+
+    def rules(self) -> bytes:
+        return tlv(0xA1, self.compact(), self.contactless())
 
 
 @dataclass
@@ -63,7 +75,7 @@ class EF:
         ]
         if self.sfi is not None:
             parts.append(tlv(0x88, bytes([self.sfi << 3])))
-        parts += [tlv(0x8A, b"\x05"), tlv(0xA1, self.access.compact())]
+        parts += [self.access.rules(), tlv(0x8A, b"\x05")]
         return tlv(0x62, *parts)
 
 
@@ -90,7 +102,7 @@ class DF:
         parts = [tlv(0x82, b"\x38"), tlv(0x83, self.fid.to_bytes(2, "big"))]
         if self.name:
             parts.append(tlv(0x84, self.name))
-        parts += [tlv(0x8A, b"\x05"), tlv(0xA1, self.access.compact())]
+        parts += [self.access.rules(), tlv(0x8A, b"\x05")]
         return tlv(0x62, *parts)
 
     def walk(self) -> list[DF]:

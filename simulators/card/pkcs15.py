@@ -1,10 +1,13 @@
-"""The card's PKCS#15 structures (ISO 7816-15), in the exact shapes OpenSC 0.23's parser accepts.
+"""The card's PKCS#15 structures (ISO 7816-15), in a real CPS3's shapes, which OpenSC 0.23 parses.
 
-Shapes come from ``docs/card-cpx-apdu.md`` §3 as corrected by the observed traces: the PrKDF
-``value`` must be a present empty path (``30 02 04 00``; ``30 00`` makes OpenSC drop the whole
-PrKDF silently), TokenInfo must list supportedAlgorithms (without them OpenSC cannot sign),
-and no PuKDF is published (OpenSC would ask the card for public key parts; it takes them from
-the certificates instead).
+Where a real card's bytes are public (``card-cpx-real-cards.md``: the AODF whole, the CDF's first
+64 bytes, TokenInfo and PrKDF as pkcs15-tool decoded them) these functions rebuild them byte for
+byte, quirks included: the CommonObjectFlags of the AODF and CDF are BIT STRINGs that claim 8
+unused bits (``03 01 08``, ``03 02 08 00``), not valid DER, which OpenSC reads as "no flags".
+Elsewhere the shapes come from ``docs/card-cpx-apdu.md`` §3 as corrected by the observed traces:
+the PrKDF ``value`` must be a present empty path (``30 02 04 00``; ``30 00`` makes OpenSC drop
+the whole PrKDF silently), TokenInfo must list supportedAlgorithms (without them OpenSC cannot
+sign), and no PuKDF is published (OpenSC takes public key parts from the certificates).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from simulators.card.tlv import tlv
 
 APP_AID = bytes.fromhex("E828BD080F8025000001FF0010")
 """The CPS3 IAS-ECC contact application."""
+CL_APP_AID = bytes.fromhex("E828BD080F8025000001FF0020")
+"""The contactless application EF.DIR also names."""
 ROOT_AID = bytes.fromhex("8025000001FF0100")
 """The MF's DF name, announced in EF.ATR."""
 MANUFACTURER = "ASIP SANTE"
@@ -70,7 +75,46 @@ def path(fid: int | None) -> bytes:
     return seq(octets(b"" if fid is None else fid.to_bytes(2, "big")))
 
 
+def bit_field(*positions: int) -> bytes:
+    """A named-bit BIT STRING in minimal DER: bit ``n`` is the n-th from the first byte's MSB."""
+    if not positions:
+        return bits(0)
+    top = max(positions)
+    content = bytearray(top // 8 + 1)
+    for n in positions:
+        content[n // 8] |= 0x80 >> (n % 8)
+    return bits(7 - top % 8, *content)
+
+
 PRIVATE_FLAG = bits(7, 0x80)
+NO_FLAGS_AODF = bytes.fromhex("030108")
+"""A real CPS3's AODF CommonObjectFlags: 1 byte claiming 8 unused bits (invalid DER, no flag)."""
+NO_FLAGS_CDF = bytes.fromhex("03020800")
+"""A real CPS3's CDF CommonObjectFlags: the same quirk with one zero content byte."""
+
+# AccessMode bits as OpenSC numbers them (SC_PKCS15_ACCESS_RULE_MODE_*, bit n = 1 << n).
+MODE_READ, MODE_UPDATE, MODE_EXECUTE, MODE_ATTRIBUTE = 0, 1, 2, 4
+MODE_PSO_CDS, MODE_PSO_DECRYPT, MODE_INT_AUTH = 5, 7, 9
+
+# PinFlags (ISO 7816-15).
+PIN_LOCAL, PIN_UNBLOCK_DISABLED, PIN_INITIALIZED, PIN_NEEDS_PADDING = 1, 3, 4, 5
+PIN_UNBLOCKING, PIN_SO, PIN_EXCHANGE_REF_DATA = 6, 7, 11
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """One accessControlRule: what may be done (AccessMode bits) under which PIN (None: always)."""
+
+    modes: tuple[int, ...]
+    auth_id: int | None = None
+
+    def der(self) -> bytes:
+        condition = tlv(0x05, b"") if self.auth_id is None else octets(bytes([self.auth_id]))
+        return seq(bit_field(*self.modes), condition)
+
+
+def access_rules(rules: Sequence[AccessRule]) -> bytes:
+    return seq(*(rule.der() for rule in rules)) if rules else b""
 
 
 @dataclass(frozen=True)
@@ -81,9 +125,15 @@ class PinInfo:
     min_length: int
     stored_length: int
     max_length: int
-    unblocking: bool = False
-    unblocked_by: int | None = None
-    """authId of the PUK that unblocks this PIN (OpenSC's "authId route")."""
+    flags: tuple[int, ...] = (PIN_INITIALIZED,)
+    """PinFlags bits (``PIN_*``)."""
+    pad_char: int | None = None
+    protected_by: int | None = None
+    """CommonObjectAttributes.authId. OpenSC takes it for the PUK that unblocks this PIN (the
+    "authId route"); on a real CPS3 the PIN's says ``02``, which no object has, so OpenSC
+    unblocks through the security environment instead (the "SE route")."""
+    rules: tuple[AccessRule, ...] = ()
+    common_flags: bytes = NO_FLAGS_AODF
 
 
 @dataclass(frozen=True)
@@ -94,6 +144,7 @@ class KeyInfo:
     modulus_bits: int
     non_repudiation: bool
     auth_id: int
+    rules: tuple[AccessRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +152,7 @@ class CertInfo:
     label: str
     key_id: bytes
     fid: int
+    rules: tuple[AccessRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,9 +165,20 @@ class DataInfo:
     modifiable: bool = False
 
 
-def ef_dir(label: str) -> bytes:
-    """One application record, no path: objects inherit the AID."""
-    return tlv(0x61, tlv(0x4F, APP_AID), tlv(0x50, label.encode()))
+def ef_dir(applications: Sequence[tuple[bytes, str]], ddo_aid: bytes, size: int) -> bytes:
+    """One record per application, no path (objects inherit the AID), zero-padded to ``size``.
+
+    Reconstructed [R] from what ``iasecc-tool --list-applications`` printed for a real card
+    (labels, AIDs, a ``73 {4F <AID>}`` DDO naming the contact application in both records) and
+    the real FCP's size, 101 bytes: the records take 89, the rest is padding, which OpenSC skips.
+    """
+    records = b"".join(
+        tlv(0x61, tlv(0x4F, aid), tlv(0x50, label.encode()), tlv(0x73, tlv(0x4F, ddo_aid)))
+        for aid, label in applications
+    )
+    if len(records) > size:
+        raise ValueError(f"EF.DIR records take {len(records)} bytes, more than its {size}")
+    return records + bytes(size - len(records))
 
 
 def odf(aodf: int, prkdf: int, cdf: int, dodf: int) -> bytes:
@@ -139,8 +202,9 @@ SUPPORTED_ALGORITHMS = (
 )
 
 
-def token_info(serial: bytes, label: str) -> bytes:
-    """Version 0, serial, manufacturer, label, flags readonly+loginRequired, algorithms."""
+def token_info(serial: bytes, label: str, last_update: str) -> bytes:
+    """Version 0, serial, manufacturer, label, flags readonly+loginRequired, algorithms, lastUpdate
+    (``[5]`` around a GeneralizedTime ``YYYYMMDDhhmmssZ``: a real CPS3 says when it was personalised)."""
     return seq(
         der_int(0),
         octets(serial),
@@ -148,37 +212,43 @@ def token_info(serial: bytes, label: str) -> bytes:
         tlv(0x80, label.encode()),
         bits(6, 0xC0),
         tlv(0xA2, *SUPPORTED_ALGORITHMS),
+        tlv(0xA5, tlv(0x18, last_update.encode())),  # lastUpdate [5] CHOICE { generalizedTime }
     )
 
 
 def aodf(pins: Sequence[PinInfo]) -> bytes:
     entries = []
     for pin in pins:
-        common = [utf8(pin.label), PRIVATE_FLAG]
-        if pin.unblocked_by is not None:
-            common.append(octets(bytes([pin.unblocked_by])))
-        # PinFlags: case-sensitive(0) + initialized(4) [+ unblockingPin(6)]
-        flags = bits(1, 0x8A) if pin.unblocking else bits(3, 0x88)
-        attributes = seq(
-            flags,
+        common = [utf8(pin.label), pin.common_flags]
+        if pin.protected_by is not None:
+            common.append(octets(bytes([pin.protected_by])))
+        attributes = [
+            bit_field(*pin.flags),
             tlv(0x0A, b"\x01"),  # ascii-numeric
             der_int(pin.min_length),
             der_int(pin.stored_length),
             der_int(pin.max_length),
             tlv(0x80, bytes([pin.reference])),
-            octets(b"\xff"),  # padChar (not used: no needs-padding flag)
+        ]
+        if pin.pad_char is not None:
+            attributes.append(octets(bytes([pin.pad_char])))
+        entries.append(
+            seq(
+                seq(*common, access_rules(pin.rules)),
+                seq(octets(bytes([pin.auth_id]))),
+                tlv(0xA1, seq(*attributes)),
+            )
         )
-        entries.append(seq(seq(*common), seq(octets(bytes([pin.auth_id]))), tlv(0xA1, attributes)))
     return b"".join(entries)
 
 
 def prkdf(keys: Sequence[KeyInfo]) -> bytes:
-    """Private keys in order; the authentication key first (``pkcs11-tool --test`` takes the first)."""
+    """Private keys in the order given (a real CPS3: the signature key first)."""
     entries = []
     for key in keys:
         # KeyUsageFlags: decrypt(1)+sign(2) for authentication; nonRepudiation(9) for signature.
         usage = bits(6, 0x00, 0x40) if key.non_repudiation else bits(5, 0x60)
-        common = seq(utf8(key.label), PRIVATE_FLAG, octets(bytes([key.auth_id])))
+        common = seq(utf8(key.label), PRIVATE_FLAG, octets(bytes([key.auth_id])), access_rules(key.rules))
         klass = seq(
             octets(key.key_id),
             usage,
@@ -191,7 +261,14 @@ def prkdf(keys: Sequence[KeyInfo]) -> bytes:
 
 
 def cdf(certificates: Sequence[CertInfo]) -> bytes:
-    return b"".join(seq(seq(utf8(c.label)), seq(octets(c.key_id)), tlv(0xA1, seq(path(c.fid)))) for c in certificates)
+    return b"".join(
+        seq(
+            seq(utf8(c.label), NO_FLAGS_CDF, access_rules(c.rules)),
+            seq(octets(c.key_id)),
+            tlv(0xA1, seq(path(c.fid))),
+        )
+        for c in certificates
+    )
 
 
 def dodf(objects: Sequence[DataInfo]) -> bytes:

@@ -37,11 +37,23 @@ class Chv:
     max_length: int
     reset_scb: int
     """Who may unblock it: ``13`` for the PIN (the PUK, through SE #3), ``FF`` for the PUK."""
+    change_scb: int = 0x00
+    """Who may change it: ``00`` for the PIN (after VERIFY or with the old code), ``FF`` for the PUK."""
+    usages_left: int | None = None
+    """A usage counter (a real CPS3's PUK: 100): each successful use spends one; at 0 it is blocked."""
+    padded_length: int | None = None
+    """Codes arrive padded with ``FF`` to this length (the AODF's needs-padding flag), or bare."""
     verified: bool = False
 
     @property
     def blocked(self) -> bool:
-        return self.tries_left == 0
+        return self.tries_left == 0 or self.usages_left == 0
+
+    def unpad(self, candidate: bytes) -> bytes:
+        """The code without its ``FF`` padding (OpenSC pads the PIN to 8 bytes, as the AODF asks)."""
+        if self.padded_length is not None and len(candidate) == self.padded_length:
+            return candidate.rstrip(b"\xff")
+        return candidate
 
     def status_sw(self) -> int:
         """VERIFY without data: 9000 verified, 63Cx tries left, 6983 blocked. Spends nothing."""
@@ -59,6 +71,7 @@ class Chv:
         """Compare, count, and raise CardError(63Cx / 6983) on failure."""
         if self.blocked:
             raise CardError(SW.AUTH_METHOD_BLOCKED, f"CHV {self.reference:02X} blocked")
+        candidate = self.unpad(candidate)
         self.check_format(candidate)
         if candidate != self.value:
             self.verified = False
@@ -67,10 +80,13 @@ class Chv:
                 raise CardError(SW.AUTH_METHOD_BLOCKED, f"CHV {self.reference:02X} now blocked")
             raise CardError(0x63C0 | self.tries_left, "wrong code")
         self.tries_left = self.max_tries
+        if self.usages_left is not None:
+            self.usages_left -= 1
         self.verified = True
 
     def unblock(self, new_value: bytes | None) -> None:
         if new_value is not None:
+            new_value = self.unpad(new_value)
             self.check_format(new_value)
             self.value = new_value
         self.tries_left = self.max_tries
@@ -138,7 +154,8 @@ class SecurityEnvironment:
     """An SE as the card publishes it (GET DATA ``BF FB <se>``): which CHV authenticates the user."""
 
     number: int
-    chv_reference: int
+    chv_reference: int | None
+    """None: an SE that authenticates no user (SE #5, the issuer's secure messaging)."""
 
 
 @dataclass
@@ -178,7 +195,7 @@ class Security:
             return True
         if scb & 0xF0 == 0x10:
             se = self.environments.get(scb & 0x0F)
-            chv = self.chvs.get(se.chv_reference) if se else None
+            chv = self.chvs.get(se.chv_reference) if se and se.chv_reference is not None else None
             return bool(chv and chv.verified)
         return False
 

@@ -20,10 +20,12 @@ class CodeState:
     tries_left: int
     max_tries: int
     verified: bool
+    usages_left: int | None = None
+    """The PUK's usage counter (None: the code has none)."""
 
     @property
     def blocked(self) -> bool:
-        return self.tries_left == 0
+        return self.tries_left == 0 or self.usages_left == 0
 
 
 class CardView:
@@ -34,7 +36,7 @@ class CardView:
 
     def _code(self, reference: int) -> CodeState:
         chv = self._card.security.chvs[reference]
-        return CodeState(chv.tries_left, chv.max_tries, chv.verified)
+        return CodeState(chv.tries_left, chv.max_tries, chv.verified, chv.usages_left)
 
     @property
     def pin(self) -> CodeState:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import datetime as dt
 import functools
 import os
 import random
@@ -121,6 +122,9 @@ def load_corpus(path: Path = CORPUS) -> list[Session]:
     return sessions
 
 
+ISSUED_AT = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+"""When the recorded and the replayed cards' certificates are issued: their serial numbers (derived from
+the issue time) and so their lengths, hence the offsets OpenSC reads at, are the same."""
 AUTH_ID = "e828bd080f8025000001ff001002"
 SIGN_ID = "e828bd080f8025000001ff001001"
 P11 = ("pkcs11-tool", "--module", OPENSC_MODULE)
@@ -136,10 +140,12 @@ RECORDED: tuple[tuple[str, ...], ...] = (
     (*P11, "--login", "--pin", "1234", "--test"),
     (*P11, "--login", "--pin", "0000", "--list-objects"),
     ("pkcs15-tool", "--change-pin", "--pin", "1234", "--new-pin", "4321"),
-    ("pkcs15-tool", "--unblock-pin", "--puk", "12345678", "--new-pin", "5678"),
-    ("pkcs15-tool", "--unblock-pin", "--puk", "00000000", "--new-pin", "5678"),
+    ("opensc-explorer", 'unblock CHV1 "12345678" "5678"'),
+    ("opensc-explorer", 'unblock CHV1 "00000000" "5678"'),
 )
-"""Each runs on a fresh pharmacist card (PIN 1234, PUK 12345678)."""
+"""Each runs on a fresh pharmacist card (PIN 1234, PUK 12345678). An ``opensc-explorer`` entry is one
+command of its shell, read on standard input: ``pkcs15-tool --unblock-pin`` stops before the card with
+a real CPS3's AODF (it checks the PUK against the PIN's maxLength), OpenSC's card driver does not."""
 
 
 def record(path: Path = CORPUS) -> list[Session]:
@@ -153,7 +159,7 @@ def record(path: Path = CORPUS) -> list[Session]:
         conf = Path(tmp) / "opensc.conf"
         conf.write_text("app default {\n framework pkcs15 {\n  use_file_caching = no;\n }\n}\n")
         for command in RECORDED:
-            card, _ = make_card(load_profile("pharmacist"), pki)
+            card, _ = make_card(load_profile("pharmacist"), pki, ISSUED_AT)
             session = Session(" ".join(command), [], [])
             answer_of = card.process
             power_on = card.power_on
@@ -175,7 +181,11 @@ def record(path: Path = CORPUS) -> list[Session]:
             card.power_on = recording_power_on  # type: ignore[method-assign]
             host.insert(card)
             env = {**host.client_env(), "OPENSC_CONF": str(conf)}
-            subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
+            if command[0] == "opensc-explorer":
+                subprocess.run(["opensc-explorer", "/dev/stdin"], input=command[1].encode() + b"\n", env=env,
+                               capture_output=True, timeout=120, check=False)  # fmt: skip
+            else:
+                subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
             host.remove()
             while session.steps and session.steps[-1] is RESET:
                 session.steps.pop()
@@ -222,29 +232,64 @@ class ChvModel:
     max_length: int
     verified: bool = False
     name: str = "code"
+    usages: int | None = None
+    """Successful uses left (a real CPS3's PUK has 100); None: no usage counter."""
+    padded_length: int | None = None
+    """A candidate of exactly this length is taken without its trailing ``FF`` padding (the PIN: 8)."""
+    changeable: bool = True
+    """False: CHANGE REFERENCE DATA is never allowed (the PUK: 6986)."""
+
+    @property
+    def blocked(self) -> bool:
+        return self.tries == 0 or self.usages == 0
+
+    def bare(self, candidate: bytes) -> bytes:
+        if self.padded_length is not None and len(candidate) == self.padded_length:
+            return candidate.rstrip(b"\xff")
+        return candidate
+
+    def padded(self, code: bytes) -> bytes:
+        """``code`` as OpenSC sends it when the AODF says needs-padding."""
+        return code.ljust(self.padded_length, b"\xff") if self.padded_length else code
 
     def well_formed(self, candidate: bytes) -> bool:
-        return self.min_length <= len(candidate) <= self.max_length
+        return self.min_length <= len(self.bare(candidate)) <= self.max_length
+
+    def old_length(self, data: bytes) -> int:
+        """Where CHANGE REFERENCE DATA P1=00 splits old from new: both padded, or the old one bare."""
+        padded = self.padded_length
+        return padded if padded is not None and len(data) == 2 * padded else len(self.value)
 
     def compare(self, candidate: bytes) -> int:
         """Blocked 6983 (no change); malformed 6A80 (no try spent); wrong: one try fewer, status
-        cleared, 63Cx or 6983 on the last; right: counter back to its maximum, verified, 9000."""
-        if self.tries == 0:
+        cleared, 63Cx or 6983 on the last; right: counter back to its maximum, one use spent,
+        verified, 9000."""
+        if self.blocked:
             return 0x6983
         if not self.well_formed(candidate):
             return 0x6A80
-        if candidate != self.value:
+        if self.bare(candidate) != self.value:
             self.tries -= 1
             self.verified = False
             return 0x6983 if self.tries == 0 else 0x63C0 | self.tries
         self.tries, self.verified = self.max_tries, True
+        if self.usages is not None:
+            self.usages -= 1
         return 0x9000
 
     def status(self) -> int:
         """The answer to a VERIFY without data: spends nothing."""
-        if self.tries == 0:
+        if self.blocked:
             return 0x6983
         return 0x9000 if self.verified else 0x63C0 | self.tries
+
+    @classmethod
+    def of(cls, chv: Any, name: str) -> ChvModel:
+        """The model of a code as a fresh card holds it."""
+        return cls(
+            chv.value, chv.tries_left, chv.max_tries, chv.min_length, chv.max_length, name=name,
+            usages=chv.usages_left, padded_length=chv.padded_length, changeable=chv.change_scb != 0xFF,
+        )  # fmt: skip
 
 
 def split_apdu(apdu: bytes) -> tuple[bytes, bool]:
@@ -264,8 +309,8 @@ class Oracle:
     def __init__(self, card: CpxCard, *, keep_trace: bool = True) -> None:
         self.card = card
         chvs = card.security.chvs
-        self.pin = ChvModel(chvs[PIN_REF].value, chvs[PIN_REF].tries_left, chvs[PIN_REF].max_tries, 4, 8, name="PIN")
-        self.puk = ChvModel(chvs[PUK_REF].value, chvs[PUK_REF].tries_left, chvs[PUK_REF].max_tries, 8, 8, name="PUK")
+        self.pin = ChvModel.of(chvs[PIN_REF], "PIN")
+        self.puk = ChvModel.of(chvs[PUK_REF], "PUK")
         self.trace: list[str] = []
         self.keep_trace = keep_trace
         self.stats: Counter[str] = Counter()
@@ -363,11 +408,12 @@ class Oracle:
         for name, model, chv in (("PIN", self.pin, card_chvs[PIN_REF]), ("PUK", self.puk, card_chvs[PUK_REF])):
             if not 0 <= chv.tries_left <= chv.max_tries:
                 raise self.fail("counter", f"{name} tries left {chv.tries_left} outside 0..{chv.max_tries}")
-            card_state = (chv.value, chv.tries_left, chv.verified)
-            model_state = (model.value, model.tries, model.verified)
+            card_state = (chv.value, chv.tries_left, chv.usages_left, chv.verified)
+            model_state = (model.value, model.tries, model.usages, model.verified)
             if card_state != model_state:
                 raise self.fail(
-                    "codes", f"{name}: card (value, tries, verified) {card_state}, model {model_state}; SW {sw:04X}"
+                    "codes",
+                    f"{name}: card (value, tries, uses, verified) {card_state}, model {model_state}; SW {sw:04X}",
                 )
         if expected is not None and sw != expected:
             raise self.fail("codes", f"answered {sw:04X}, the model expects {expected:04X}")
@@ -389,27 +435,29 @@ class Oracle:
             if chv is None:
                 return 0x6A88
             if not data:
-                return 0x6983 if chv.tries == 0 else 0x9000 if chv.verified else 0x63C0 | chv.tries
+                return chv.status()
             return chv.compare(data)
         if chv is None:
             return 0x6A88
         if ins == 0x24:
+            if not chv.changeable:
+                return 0x6986
             if p1 == 0x00:
-                old = len(chv.value)
+                old = chv.old_length(data)
                 if len(data) <= old:
                     return 0x6700
                 if not chv.well_formed(data[old:]):
                     return 0x6A80
                 sw = chv.compare(data[:old])
                 if sw == 0x9000:
-                    chv.value = data[old:]
+                    chv.value = chv.bare(data[old:])
                 return sw
             if p1 == 0x01:
                 if not chv.verified:
                     return 0x6982
                 if not chv.well_formed(data):
                     return 0x6A80
-                chv.value, chv.verified = data, True
+                chv.value, chv.verified = chv.bare(data), True
                 return 0x9000
             return 0x6A86
         # RESET RETRY COUNTER: only the PIN can be unblocked, by the PUK
@@ -437,7 +485,7 @@ class Oracle:
         else:
             return 0x6A86
         self.pin.tries, self.pin.verified = self.pin.max_tries, False
-        self.pin.value = new if new is not None else self.pin.value
+        self.pin.value = self.pin.bare(new) if new is not None else self.pin.value
         self.stats["unblocked"] += 1
         return 0x9000
 
@@ -523,7 +571,8 @@ RECIPES: tuple[tuple[str, ...], ...] = (
     ("00 22 F3 00",),  # MSE RESTORE
 )
 """Hand-written sequences spliced in: paths OpenSC never takes on a CPx (on-card hashing, CDS, writes)."""
-PIN_GUESSES = (b"1234", b"0000", b"4321", b"5678", b"9999", b"12345678", b"123", b"123456789", b"")
+PIN_GUESSES = (b"1234", b"1234\xff\xff\xff\xff", b"0000", b"4321", b"5678", b"9999", b"12345678", b"123",
+               b"123456789", b"")  # fmt: skip
 
 
 class Mutator:
@@ -823,7 +872,7 @@ def replay(session: Session, spec: CardSpec) -> list[str]:
 
 def pharmacist_spec(pki: Pki) -> CardSpec:
     profile = load_profile("pharmacist")
-    _card, credentials = make_card(profile, pki)
+    _card, credentials = make_card(profile, pki, ISSUED_AT)
     return card_spec(profile, credentials)
 
 

@@ -103,6 +103,14 @@ def fresh_card(spec: CardSpec, **changes: Any) -> CpxCard:
     return build_card(dataclasses.replace(spec, faults=Faults(), **changes))
 
 
+PIN_PADDED = 8
+"""The PIN's storedLength: a candidate of 8 bytes is taken without its trailing FF (the AODF's needs-padding)."""
+
+
+def unpadded(candidate: bytes) -> bytes:
+    return candidate.rstrip(b"\xff") if len(candidate) == PIN_PADDED else candidate
+
+
 def apdu(cla: int, ins: int, p1: int, p2: int, data: bytes = b"", *, le: int | None = None) -> bytes:
     """A short command APDU: header, then ``Lc data`` if any, then ``Le`` if given (P3 when no data)."""
     out = bytes([cla, ins, p1, p2])
@@ -587,10 +595,10 @@ class PinGuard(RuleBasedStateMachine):
         )
     )
     def verify_wrong_pin(self, candidate: bytes) -> None:
-        if candidate == self.pin:
+        if unpadded(candidate) == self.pin:
             return
         self.send(apdu(0x00, 0x20, 0x00, PIN_REF, candidate))
-        if 4 <= len(candidate) <= 8:
+        if 4 <= len(unpadded(candidate)) <= 8:
             self.unlocked = False  # a failed comparison (63Cx, or 6983 once blocked)
 
     @rule()
@@ -637,9 +645,10 @@ class PinGuard(RuleBasedStateMachine):
         if p1 == 0x01:
             if sw == 0x9000:
                 assert self.unlocked, "CHANGE REFERENCE DATA P1=01 accepted without the PIN" + self.where()
-                self.pin = data
+                self.pin = unpadded(data)
             return
-        old_code, new_code = data[: len(self.pin)], data[len(self.pin) :]
+        split = PIN_PADDED if len(data) == 2 * PIN_PADDED else len(self.pin)  # both padded, or the old one bare
+        old_code, new_code = unpadded(data[:split]), unpadded(data[split:])
         if sw == 0x9000:
             assert old_code == self.pin, "CHANGE REFERENCE DATA accepted a wrong old PIN" + self.where()
             self.pin, self.unlocked = new_code, True
@@ -714,23 +723,28 @@ def test_the_guard_sees_successes(session_pki: Pki) -> None:
 
 
 def codes(chv: ChvModel) -> st.SearchStrategy[bytes]:
-    """Candidates for ``chv``: the right one, wrong ones of its length or of any allowed length,
-    and malformed ones."""
-    return _codes(chv.value, chv.min_length, chv.max_length)
+    """Candidates for ``chv``: the right one (bare, and padded as OpenSC sends it), wrong ones of
+    its length or of any allowed length, and malformed ones."""
+    return _codes(chv.value, chv.min_length, chv.max_length, chv.padded(chv.value))
 
 
 @functools.lru_cache(maxsize=256)
-def _codes(value: bytes, min_length: int, max_length: int) -> st.SearchStrategy[bytes]:
+def _codes(value: bytes, min_length: int, max_length: int, padded: bytes) -> st.SearchStrategy[bytes]:
     """Cached: building and validating a strategy per draw would cost more than the card."""
     return st.one_of(
         st.just(value),
+        st.just(padded),
         st.text(DIGITS, min_size=len(value), max_size=len(value)).map(str.encode).filter(lambda c: c != value),
         st.text(DIGITS, min_size=min_length, max_size=max_length).map(str.encode),
         st.binary(max_size=12),
     )
 
 
-NEW_PINS = st.one_of(st.text(DIGITS, min_size=4, max_size=8).map(str.encode), st.binary(max_size=10))
+NEW_PINS = st.one_of(
+    st.text(DIGITS, min_size=4, max_size=8).map(str.encode),
+    st.text(DIGITS, min_size=4, max_size=8).map(lambda pin: pin.encode().ljust(8, b"\xff")),  # padded, as OpenSC
+    st.binary(max_size=10),
+)
 
 
 class Counters(RuleBasedStateMachine):
@@ -742,21 +756,24 @@ class Counters(RuleBasedStateMachine):
         super().__init__()
         self.spec = spec
         self.card: CpxCard | None = None
-        self.pin = ChvModel(PIN, 3, 3, 4, 8, name="PIN")
-        self.puk = ChvModel(PUK, 3, 3, 8, 8, name="PUK")
+        self.pin = ChvModel(PIN, 3, 3, 4, 8, name="PIN", padded_length=8)
+        self.puk = ChvModel(PUK, 10, 10, 8, 8, name="PUK", usages=100, changeable=False)
         self.trace: list[str] = []
 
     @initialize(
         pin=st.text(DIGITS, min_size=4, max_size=8),
         puk=st.text(DIGITS, min_size=8, max_size=8),
         pin_counter=st.sampled_from([(3, 3), (3, 1), (3, 0), (1, 1), (15, 15), (15, 0)]),
-        puk_counter=st.sampled_from([(3, 3), (3, 1), (3, 0), (1, 1), (15, 15)]),
+        puk_counter=st.sampled_from([(10, 10), (10, 1), (10, 0), (3, 3), (1, 1), (15, 15)]),
+        puk_uses=st.sampled_from([100, 100, 2, 1, 0, None]),
     )
-    def build(self, pin: str, puk: str, pin_counter: tuple[int, int], puk_counter: tuple[int, int]) -> None:
+    def build(
+        self, pin: str, puk: str, pin_counter: tuple[int, int], puk_counter: tuple[int, int], puk_uses: int | None
+    ) -> None:
         (pin_max, pin_left), (puk_max, puk_left) = pin_counter, puk_counter
-        self.card = fresh_card(self.spec, pin=Code(pin, pin_left, pin_max), puk=Code(puk, puk_left, puk_max))
-        self.pin = ChvModel(pin.encode(), pin_left, pin_max, 4, 8, name="PIN")
-        self.puk = ChvModel(puk.encode(), puk_left, puk_max, 8, 8, name="PUK")
+        self.card = fresh_card(self.spec, pin=Code(pin, pin_left, pin_max), puk=Code(puk, puk_left, puk_max, puk_uses))
+        self.pin = ChvModel(pin.encode(), pin_left, pin_max, 4, 8, name="PIN", padded_length=8)
+        self.puk = ChvModel(puk.encode(), puk_left, puk_max, 8, 8, name="PUK", usages=puk_uses, changeable=False)
 
     def where(self) -> str:
         return "; " + where(self.trace)
@@ -764,13 +781,15 @@ class Counters(RuleBasedStateMachine):
     def chv(self, ref: int) -> ChvModel | None:
         return {PIN_REF: self.pin, PUK_REF: self.puk}.get(ref)
 
-    def card_state(self) -> tuple[tuple[bytes, int, bool], ...]:
+    def card_state(self) -> tuple[tuple[bytes, int, int | None, bool], ...]:
         assert self.card is not None
         chvs = self.card.security.chvs
-        return tuple((chvs[r].value, chvs[r].tries_left, chvs[r].verified) for r in (PIN_REF, PUK_REF))
+        return tuple(
+            (chvs[r].value, chvs[r].tries_left, chvs[r].usages_left, chvs[r].verified) for r in (PIN_REF, PUK_REF)
+        )
 
-    def model_state(self) -> tuple[tuple[bytes, int, bool], ...]:
-        return tuple((c.value, c.tries, c.verified) for c in (self.pin, self.puk))
+    def model_state(self) -> tuple[tuple[bytes, int, int | None, bool], ...]:
+        return tuple((c.value, c.tries, c.usages, c.verified) for c in (self.pin, self.puk))
 
     def send(self, command: bytes, expected_sw: int | None, why: str) -> int:
         """Send ``command`` (the model already applied), then compare the card with the model."""
@@ -810,7 +829,7 @@ class Counters(RuleBasedStateMachine):
         candidate = data.draw(codes(chv) if chv else st.binary(min_size=1, max_size=8), label="candidate")
         if not candidate:
             return
-        blocked = bool(chv and chv.tries == 0)
+        blocked = bool(chv and chv.blocked)
         expected = chv.compare(candidate) if chv else 0x6A88
         sw = self.send(apdu(0x00, 0x20, 0x00, ref, candidate), expected, f"VERIFY {ref:02X}")
         if blocked:
@@ -861,25 +880,29 @@ class Counters(RuleBasedStateMachine):
         new = data.draw(NEW_PINS if ref == PIN_REF else st.one_of(codes(chv), NEW_PINS), label="new")
         if p1 == 0x00:
             payload = data.draw(codes(chv), label="old") + new
-            old_length = len(chv.value)
-            if len(payload) <= old_length:
+            old_length = chv.old_length(payload)
+            if not chv.changeable:
+                expected = 0x6986
+            elif len(payload) <= old_length:
                 expected = 0x6700
             elif not chv.well_formed(payload[old_length:]):
                 expected = 0x6A80
             else:
                 expected = chv.compare(payload[:old_length])
                 if expected == 0x9000:
-                    chv.value = payload[old_length:]
+                    chv.value = chv.bare(payload[old_length:])
         elif p1 == 0x01:
             payload = new
-            if not chv.verified:
+            if not chv.changeable:
+                expected = 0x6986
+            elif not chv.verified:
                 expected = 0x6982
             elif not chv.well_formed(new):
                 expected = 0x6A80
             else:
-                expected, chv.value, chv.verified = 0x9000, new, True
+                expected, chv.value, chv.verified = 0x9000, chv.bare(new), True
         else:
-            payload, expected = new, 0x6A86
+            payload, expected = new, 0x6A86 if chv.changeable else 0x6986
         self.send(apdu(0x00, 0x24, p1, ref, payload), expected, f"CHANGE REFERENCE DATA P1={p1:02X} {chv.name}")
 
     @rule(
@@ -919,7 +942,7 @@ class Counters(RuleBasedStateMachine):
             expected = 0x6A86
         if expected == 0x9000:
             self.pin.tries, self.pin.verified = self.pin.max_tries, False
-            self.pin.value = new_value or self.pin.value
+            self.pin.value = self.pin.bare(new_value) if new_value else self.pin.value
         self.send(apdu(0x00, 0x2C, p1, ref, payload), expected, f"RESET RETRY COUNTER P1={p1:02X} ref {ref:02X}")
 
     @rule(command=NOISE)

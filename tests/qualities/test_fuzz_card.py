@@ -32,7 +32,7 @@ def test_the_corpus_is_opensc_traffic_the_card_still_answers_the_same(session_pk
     finding: the seeds are valid traffic (and a change of the card's answers to OpenSC shows here)."""
     corpus = load_corpus()
     names = " | ".join(s.name for s in corpus)
-    for tool in ("pkcs15-tool --dump", "--login --pin 1234 --test", "--change-pin", "--unblock-pin", "--pin 0000"):
+    for tool in ("pkcs15-tool --dump", "--login --pin 1234 --test", "--change-pin", "unblock CHV1", "--pin 0000"):
         assert tool in names
     assert sum(len(s.steps) for s in corpus) > 500
     for session in corpus:
@@ -103,7 +103,7 @@ def crash_in_get_response(monkeypatch: pytest.MonkeyPatch) -> None:
     original = cpx.INSTRUCTIONS[0xC0]
 
     def get_response(card: cpx.CpxCard, command: Any) -> bytes:
-        if command.expected == 0x1E:
+        if command.expected == 0x27:  # the length of an EF's FCP
             raise IndexError("planted")
         return original(card, command)
 

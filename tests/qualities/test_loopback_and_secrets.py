@@ -225,9 +225,10 @@ def test_card_logs_mask_codes(session_pki: Pki) -> None:
             ["pkcs11-tool", "--module", MODULE, "--login", "--pin", "0000", "-O"],
             ["pkcs11-tool", "--module", MODULE, "--login", "--pin", "1234", "-O"],
             ["pkcs15-tool", "--change-pin", "--pin", "1234", "--new-pin", "4321"],
-            ["pkcs15-tool", "--unblock-pin", "--puk", "12345678", "--new-pin", "1234"],
+            ["opensc-explorer", "/dev/stdin"],  # unblock CHV1 with the PUK, below
         ):
-            subprocess.run(command, env=host.client_env(), capture_output=True, timeout=60, check=False)
+            script = b'unblock CHV1 "12345678" "1234"\n' if command[0] == "opensc-explorer" else None
+            subprocess.run(command, input=script, env=host.client_env(), capture_output=True, timeout=60, check=False)
         pcscd_log = host.stack.log_path.read_text(errors="replace")
     lines = "\n".join(entry.line() for entry in card.log)
     assert "VERIFY ref 01 -> 63C2" in lines and "CHANGE REFERENCE DATA ref 01 -> 9000" in lines

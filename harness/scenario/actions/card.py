@@ -3,7 +3,7 @@ switch the card's faults. Cards are real virtual cards behind the world's privat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives import serialization
 from pydantic import Field
@@ -16,6 +16,7 @@ from harness.scenario.actions.registry import VALUE, Actor
 from harness.scenario.fields import Reader, Strict, Text
 from harness.scenario.stage import Stage, refusals_fail_the_step
 from harness.yamlfile import DataFileError
+from simulators.card.layout import PIN_REF
 
 CARD = Actor("card", "La carte CPS et son lecteur")
 
@@ -27,11 +28,14 @@ class CardInsert(Strict):
     reader: Reader = Field(default=0, description="reader 0 or 1")
 
 
+Digits = Annotated[str, Field(pattern=r"^[0-9]{1,16}$")]
+
+
 class Unblock(Strict):
     """``card.unblock``: the codes typed into the middleware."""
 
-    puk: Text = Field(description="the PUK (code de déblocage)")
-    new_pin: Text = Field(description="the new PIN")
+    puk: Digits = Field(description="the PUK (code de déblocage), digits")
+    new_pin: Digits = Field(description="the new PIN, digits")
 
 
 class CardFault(FaultsModel):
@@ -60,8 +64,13 @@ async def insert(stage: Stage, args: CardInsert) -> str:
         updates["certificates"] = persona.card_certificates
     if persona.card_pin_tries_left is not None:
         updates["pin"] = profile.pin.model_copy(update={"tries_left": persona.card_pin_tries_left})
-    if persona.card_puk_tries_left is not None:
-        updates["puk"] = profile.puk.model_copy(update={"tries_left": persona.card_puk_tries_left})
+    puk_updates = {
+        name: value
+        for name, value in (("tries_left", persona.card_puk_tries_left), ("usages_left", persona.card_puk_usages_left))
+        if value is not None
+    }
+    if puk_updates:
+        updates["puk"] = profile.puk.model_copy(update=puk_updates)
     card, credentials = make_card(profile.model_copy(update=updates), world.pki, world.state.now())
     with refusals_fail_the_step(CardReaderError):
         await _reader(stage, args.reader).insert(card)
@@ -85,8 +94,8 @@ async def remove(stage: Stage, reader: int | None) -> str:
     return f"card removed from reader {number}"
 
 
-async def _middleware(stage: Stage, command: list[str]) -> str:
-    exit_code, output = await stage.tool(command)
+async def _middleware(stage: Stage, command: list[str], script: str | None = None) -> str:
+    exit_code, output = await stage.tool(command, script)
     stage.tool_failed = exit_code != 0
     stage.tool_error = f"{command[0]} exit {exit_code}" if exit_code else ""
     return f"{command[0]}: exit {exit_code}, {output.strip().splitlines()[-1] if output.strip() else ''}"
@@ -100,9 +109,18 @@ async def verify_pin(stage: Stage, pin: str) -> str:
     return await _middleware(stage, ["pkcs11-tool", "--module", OPENSC_MODULE, "--login", "--pin", pin, "-O"])
 
 
-@CARD.action("unblock", Unblock, "unblock the PIN with the PUK (pkcs15-tool --unblock-pin)", secrets={"puk", "new_pin"})
+@CARD.action(
+    "unblock", Unblock, "unblock the PIN with the PUK (OpenSC's card driver, through opensc-explorer)",
+    secrets={"puk", "new_pin"},
+)  # fmt: skip
 async def unblock(stage: Stage, args: Unblock) -> str:
-    return await _middleware(stage, ["pkcs15-tool", "--unblock-pin", "--puk", args.puk, "--new-pin", args.new_pin])
+    """Why not ``pkcs15-tool --unblock-pin``: a real CPS3's AODF gives the PIN an authId (02) that no
+    object has, so OpenSC 0.23's PKCS#15 layer finds no PUK object and checks the 8-digit PUK against
+    the PIN's own maxLength (4): "Invalid PIN length", before the card is asked. OpenSC's iasecc
+    driver unblocks through the PIN's SDO instead (reset rule → SE #3 → the PUK), which is what
+    opensc-explorer's ``unblock`` reaches. The codes go in on standard input, never on a command line."""
+    script = f'unblock CHV{PIN_REF} "{args.puk}" "{args.new_pin}"\n'
+    return await _middleware(stage, ["opensc-explorer", "/dev/stdin"], script)
 
 
 @CARD.action("fault", CardFault, "switch card faults")

@@ -50,6 +50,14 @@ def p11(host: CardHost, *args: str) -> subprocess.CompletedProcess[str]:
     return tool(host, "pkcs11-tool", "--module", MODULE, *args)
 
 
+def opensc_explorer(host: CardHost, command: str) -> subprocess.CompletedProcess[str]:
+    """One opensc-explorer command, read from standard input as a script (its exit status is the command's)."""
+    return subprocess.run(
+        ["opensc-explorer", "/dev/stdin"], input=command + "\n", env=host.client_env(),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
 def sign_digest_info(host: CardHost, digest_info: Path, signature: Path) -> subprocess.CompletedProcess[str]:
     """CKM_RSA_PKCS over a ready DigestInfo with the authentication key: OpenSC's CPx signing path."""
     return p11(host, "--login", "--pin", "1234", "-m", "RSA-PKCS", "--sign", "--id", AUTH_ID,
@@ -71,8 +79,8 @@ def test_pkcs15_tool_lists_every_object(host: CardHost, inserted: object) -> Non
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for label in (
-        "PIN [code porteur]",
-        "PIN [code de déblocage]",
+        "PIN [Code porteur de la carte CPS]",
+        "PIN [Code de déblocage de la carte CPS]",
         "Private RSA Key [CPS_PRIV_AUT]",
         "Private RSA Key [CPS_PRIV_SIG]",
         "X.509 Certificate [Certificat d'Authentification CPS]",
@@ -84,9 +92,9 @@ def test_pkcs15_tool_lists_every_object(host: CardHost, inserted: object) -> Non
         "Data object 'CPS_DATA'",
     ):
         assert label in out, label
-    assert out.index("CPS_PRIV_AUT") < out.index("CPS_PRIV_SIG")
-    assert "Manufacturer ID: ASIP SANTE" in out
-    assert "unblockingPin" in out
+    assert out.index("CPS_PRIV_SIG") < out.index("CPS_PRIV_AUT"), "a real CPS3's PrKDF: the signature key first"
+    assert "Manufacturer ID: ASIP SANTE" in out and "Last update    : 20100316110000Z" in out
+    assert "unblock-disabled" in out and "needs-padding" in out and "soPin" in out
 
 
 def test_pkcs15_tool_reads_exactly_the_profiles_certificate(
@@ -99,18 +107,23 @@ def test_pkcs15_tool_reads_exactly_the_profiles_certificate(
 
 
 def test_pkcs11_tool_test_passes_on_the_authentication_key(host: CardHost, inserted: object) -> None:
-    """Random, RSA-PKCS sign/verify and chained decipher all pass on CPS_PRIV_AUT.
+    """Random, RSA-PKCS verify and chained decipher pass on CPS_PRIV_AUT.
 
-    The one error OpenSC reports is SHA1-RSA-PKCS on CPS_PRIV_SIG: OpenSC 0.23 asks a CPx card
-    to hash on card (MSE HT + DST), then needs OpenSSL internals compiled out under OpenSSL 3
-    and returns CKR_FUNCTION_NOT_SUPPORTED. A real CPS3 meets the same wall (docs §2.7).
+    A real CPS3's PrKDF lists CPS_PRIV_SIG first, and ``pkcs11-tool --test`` runs its signature
+    functions on the first key only: CKM_RSA_X_509/RSA_PKCS are not the signature key's
+    mechanisms, so it stops there ("testing key 0 (CPS_PRIV_SIG)" and nothing more) — a real card
+    gives the same. The one error OpenSC reports is SHA1-RSA-PKCS on CPS_PRIV_SIG: OpenSC 0.23
+    asks a CPx card to hash on card (MSE HT + DST), then needs OpenSSL internals compiled out
+    under OpenSSL 3 and returns CKR_FUNCTION_NOT_SUPPORTED (docs §2.7).
     """
     result = p11(host, "--login", "--pin", "1234", "--test")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "C_SeedRandom() and C_GenerateRandom():" in out and "seems to be OK" in out
-    assert "all 4 signature functions seem to work" in out
-    assert out.count("RSA-PKCS: OK") >= 3  # sign, verify, decrypt on the authentication key
+    signatures = out[out.index("Signatures (currently only for RSA)") : out.index("Verify (currently only for RSA)")]
+    assert signatures.split("\n")[1].strip() == "testing key 0 (CPS_PRIV_SIG)"
+    assert "testing key 1 (CPS_PRIV_AUT) with 1 mechanism\n    RSA-PKCS: OK" in out
+    assert out.count("RSA-PKCS: OK") >= 2  # verify and decrypt on the authentication key
     errors = [line.strip() for line in out.splitlines() if "ERR" in line]
     assert errors == ["SHA1-RSA-PKCS:   ERR: C_Sign() returned CKR_FUNCTION_NOT_SUPPORTED (0x54)"]
 
@@ -154,19 +167,28 @@ def test_wrong_pins_then_lock_then_unblock_then_change(
     statuses = [e.line() for e in card.log if "VERIFY ref 01 ->" in e.line() and "(status)" not in e.line()]
     assert [s.split("-> ")[1][:4] for s in statuses[:4]] == ["63C2", "63C1", "6983", "6983"]
 
-    unblock = tool(host, "pkcs15-tool", "--unblock-pin", "--puk", "12345678", "--new-pin", "4321")
-    assert unblock.returncode == 0, unblock.stdout + unblock.stderr
+    # A real CPS3's AODF names no PUK object for the PIN (its authId 02 is nobody's): pkcs15-tool then
+    # checks the 8-digit PUK against the PIN's maxLength (4) and refuses before asking the card.
+    refused = tool(host, "pkcs15-tool", "--unblock-pin", "--puk", "12345678", "--new-pin", "4321")
+    assert refused.returncode != 0 and "Invalid PIN length" in refused.stderr
+    assert card.security.chvs[2].tries_left == 10, "the card was not asked"
+    unblock = opensc_explorer(host, 'unblock CHV1 "12345678" "4321"')
+    assert unblock.returncode == 0 and "PIN unblocked." in unblock.stdout, unblock.stdout + unblock.stderr
     assert card.security.chvs[1].tries_left == 3
+    assert card.security.chvs[2].usages_left == 99, "a successful PUK spends one of its 100 uses"
     change = tool(host, "pkcs15-tool", "--change-pin", "--pin", "4321", "--new-pin", "5678")
     assert change.returncode == 0, change.stdout + change.stderr
     assert p11(host, "--login", "--pin", "5678", "-O").returncode == 0
 
 
 def test_the_puk_blocks_after_its_tries(host: CardHost, inserted: tuple[CpxCard, CardCredentials]) -> None:
-    tries = [tool(host, "pkcs15-tool", "--unblock-pin", "--puk", "00000000", "--new-pin", "4321") for _ in range(3)]
-    assert "tries left: 2" in tries[0].stdout + tries[0].stderr
+    tries = [opensc_explorer(host, 'unblock CHV1 "00000000" "4321"') for _ in range(10)]
+    assert all(t.returncode != 0 and "PIN code or key incorrect" in t.stderr for t in tries[:9])
+    assert "Unable to unblock PIN code" in tries[9].stderr
+    puk_answers = [e.line().split("-> ")[1][:4] for e in inserted[0].log if "VERIFY ref 02 ->" in e.line()]
+    assert [a for a in puk_answers if a != "63CA"] == [f"63C{n}" for n in range(9, 0, -1)] + ["6983"]
     assert inserted[0].security.chvs[2].tries_left == 0
-    again = tool(host, "pkcs15-tool", "--unblock-pin", "--puk", "12345678", "--new-pin", "4321")
+    again = opensc_explorer(host, 'unblock CHV1 "12345678" "4321"')
     assert again.returncode != 0 and inserted[0].security.chvs[2].tries_left == 0
 
 

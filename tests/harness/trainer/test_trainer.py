@@ -142,7 +142,8 @@ def test_serve_g6_02_leaves_a_card_that_fails_its_signature(cli: Callable[..., C
     (tmp_path / "di.bin").write_bytes(SHA256_DIGEST_INFO)
     signed = subprocess.run(
         ["pkcs11-tool", "--module", OPENSC_MODULE, "--login", "--pin", "1234", "-m", "RSA-PKCS", "--sign",
-         "--label", "CPS_PRIV_AUT", "-i", str(tmp_path / "di.bin"), "-o", str(tmp_path / "sig.bin")],
+         # by id: pkcs11-tool --sign ignores --label and would take the first key, CPS_PRIV_SIG
+         "--id", "e828bd080f8025000001ff001002", "-i", str(tmp_path / "di.bin"), "-o", str(tmp_path / "sig.bin")],
         env={**os.environ, "PCSCLITE_CSOCK_NAME": info["PCSCLITE_CSOCK_NAME"]},
         capture_output=True, text=True, timeout=WAIT,
     )  # fmt: skip

@@ -81,8 +81,10 @@ def test_connect_sequence_matches_the_trace(d: Driver) -> None:
     first = d.raw("00 A4 09 04 04 3F 00 2F 01")
     assert first[-2] == 0x61, "T=0: the FCP comes by GET RESPONSE"
     fcp = d.ok("00 A4 09 04 04 3F 00 2F 01")
-    assert fcp[:2] == h("62 1C") and h("80 02 00 39") in fcp and h("83 02 2F 01") in fcp
-    assert h("A1 09 8C 07 7B FF FF FF FF FF 00") in fcp
+    assert fcp == h(
+        "62 25 80 02 00 39 82 01 01 83 02 2F 01 88 01 E8"
+        " A1 12 8C 07 7B 45 FF FF FF 45 00 9C 07 7B FF FF FF FF FF 00 8A 01 05"
+    )
     ef_atr = d.ok("00 B0 00 00 39")
     assert len(ef_atr) == 57 and ef_atr.startswith(h("80 43 01 B8")) and h("4F 08" + ROOT_AID) in ef_atr
     root = d.ok("00 A4 04 04 08" + ROOT_AID)
@@ -111,19 +113,19 @@ def test_select_forms(d: Driver) -> None:
 
 def test_get_response_chunks_and_errors(d: Driver) -> None:
     assert d.raw("00 C0 00 00 10") == h("69 85"), "nothing pending"
-    assert d.raw("00 A4 09 04 04 3F 00 2F 01") == h("61 1E")
-    assert d.raw("00 C0 00 00 40") == h("6C 1E")
+    assert d.raw("00 A4 09 04 04 3F 00 2F 01") == h("61 27")
+    assert d.raw("00 C0 00 00 40") == h("6C 27")
     first = d.raw("00 C0 00 00 10")
-    assert first[-2:] == h("61 0E") and len(first) == 18
-    rest = d.raw("00 C0 00 00 0E")
-    assert rest[-2:] == h("90 00") and (first[:-2] + rest[:-2]).startswith(h("62 1C"))
+    assert first[-2:] == h("61 17") and len(first) == 18
+    rest = d.raw("00 C0 00 00 17")
+    assert rest[-2:] == h("90 00") and (first[:-2] + rest[:-2]).startswith(h("62 25"))
 
 
 def test_direct_mode_answers_without_get_response(session_pki: Pki) -> None:
     profile = load_profile("pharmacist").model_copy(update={"t0_get_response": False})
     card, _ = make_card(profile, session_pki)
     answer = card.process(h("00 A4 09 04 04 3F 00 2F 01"))
-    assert answer[:2] == h("62 1C") and answer[-2:] == h("90 00")
+    assert answer[:2] == h("62 25") and answer[-2:] == h("90 00")
     short = card.process(h("00 B0 00 30 20"))  # 9 bytes left, 32 asked
     assert short[-2:] == h("62 82") and len(short) == 9 + 2
 
@@ -143,8 +145,26 @@ def test_pin_sdo_answers_are_the_real_cards(d: Driver) -> None:
         "70 16 BF 81 01 12 A0 10 9A 01 03 9B 01 03 A1 08 8C 06 F3 00 00 13 FF 00"
     )
     puk = d.ok("00 CB 3F FF 0A 4D 08 70 06 BF 81 02 02 A0 80")
-    assert h("8C 06 F3 00 00 FF FF 00") in puk
+    # iasecc-tool on a real card: ACLs F3:FF:00:FF:FF:00, tries maximum 0A, remaining 0A, usage remaining 00:64
+    assert puk == h("70 1A BF 81 02 16 A0 14 9A 01 0A 9B 01 0A 9D 02 00 64 A1 08 8C 06 F3 FF 00 FF FF 00")
     assert d.ok("00 CB 3F FF 0A 4D 08 70 06 BF FB 03 02 7B 80") == h("70 0E BF FB 03 0A 7B 08 A4 06 83 01 02 95 01 08")
+
+
+def test_security_environments_are_found_from_the_mf_only(d: Driver) -> None:
+    """A real CPS3 answers 6A88 to GET DATA of an SE from another DF, and serves it after SELECT MF."""
+    d.ok("00 A4 09 0C 04 3F 00 00 01")
+    assert d.raw("00 CB 3F FF 0A 4D 08 70 06 BF FB 05 02 7B 80") == h("6A 88")
+    assert d.raw("00 CB 3F FF 0A 4D 08 70 06 BF FB 03 02 7B 80") == h("6A 88")
+    d.ok("00 A4 09 0C 02 3F 00")
+    assert d.raw("00 CB 3F FF 0A 4D 08 70 06 BF FB 05 02 7B 80") == h("90 00")
+    assert d.raw("00 CB 3F FF 0A 4D 08 70 06 BF FB 07 02 7B 80") == h("6A 88"), "no SE 7"
+
+
+def test_select_by_name_without_le_answers_a_bare_9000(d: Driver) -> None:
+    """The real card: SELECT by AID with P2=00 and no Le gives 9000 and no FCI; P2=04 gives the FCP."""
+    assert d.raw("00 A4 04 00 08" + ROOT_AID) == h("90 00")
+    assert d.raw("00 A4 04 00 0D" + APP_AID) == h("90 00")
+    assert d.ok("00 A4 04 04 0D" + APP_AID).startswith(h("62"))
 
 
 def test_key_sdo_and_what_is_not_served(d: Driver) -> None:
@@ -198,10 +218,34 @@ def test_unblock_with_the_puk_both_ways(d: Driver) -> None:
 
 
 def test_puk_blocks_after_its_tries(d: Driver) -> None:
-    results = [d.send("00 20 00 02 08" + "3030303030303030")[1] for _ in range(3)]
-    assert results == [0x63C2, 0x63C1, 0x6983]
+    results = [d.send("00 20 00 02 08" + "3030303030303030")[1] for _ in range(10)]
+    assert results == [0x63C0 | left for left in range(9, 0, -1)] + [0x6983]
     assert d.send("00 2C 00 01 0C" + "3132333435363738" + "31313131")[1] == 0x6983
     assert d.card.security.chvs[2].tries_left == 0
+
+
+def test_the_puk_counts_its_uses(session_pki: Pki, tmp_path: Path) -> None:
+    """Each successful use of the PUK spends one of its 100 uses; at 0 it is blocked like after 10 wrong tries."""
+    text = (REPO / "harness/card/profiles/pharmacist.yaml").read_text()
+    worn = tmp_path / "worn.yaml"
+    worn.write_text(text.replace('puk: {value: "12345678"}', 'puk: {value: "12345678", usages_left: 1}'))
+    d = Driver(make_card(load_profile(worn), session_pki)[0])
+    puk_sdo = "00 CB 3F FF 0A 4D 08 70 06 BF 81 02 02 A0 80"
+    assert h("9D 02 00 01") in d.ok(puk_sdo)
+    for _ in range(3):
+        d.verify_pin("0000")
+    assert d.send("00 2C 00 01 0C" + "3132333435363738" + "31313131")[1] == 0x9000
+    assert h("9D 02 00 00") in d.ok(puk_sdo) and d.card.security.chvs[2].tries_left == 10
+    assert d.send("00 20 00 02 00")[1] == 0x6983, "used up: blocked, whatever its tries"
+    assert d.send("00 20 00 02 08" + "3132333435363738")[1] == 0x6983
+
+
+def test_codes_padded_to_their_stored_length_are_taken(d: Driver) -> None:
+    """The AODF says needs-padding, padChar FF, storedLength 8: OpenSC sends ``31323334FFFFFFFF``."""
+    assert d.send("00 20 00 01 08 31 32 33 34 FF FF FF FF")[1] == 0x9000
+    assert d.send("00 24 00 01 10 31 32 33 34 FF FF FF FF 35 36 37 38 FF FF FF FF")[1] == 0x9000
+    assert d.verify_pin("5678") == 0x9000
+    assert d.send("00 24 00 02 10" + "3132333435363738" * 2)[1] == 0x6986, "the PUK cannot be changed"
 
 
 # -- keys --------------------------------------------------------------------------------------------
@@ -349,7 +393,7 @@ def test_profile_errors_name_file_line_and_field(tmp_path: Path) -> None:
         load_profile(bad)
     text = str(caught.value)
     assert f"{bad}:5: holder.profession:" in text and "unknown TRE_G15 code" in text
-    assert f"{bad}:7: pin:" in text and "4 to 8 digits" in text
+    assert f"{bad}:7: pin:" in text and "has 4 digits" in text
     assert f"{bad}:9: faults.status_words:" in text and "instruction 'FOO'" in text
     bad.write_text("holder: [unclosed\n")
     with pytest.raises(DataFileError, match=r"bad.yaml:2: not valid YAML"):
