@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.card.vpcd import Card, CardConnection, Removal
 from harness.errors import HarnessError
+from harness.pcsc.stack import PcscStack
 from simulators.card.cpx import CpxCard
 from simulators.card.view import CardView
 
@@ -35,13 +36,17 @@ class CardReader:
     """One vpcd reader of a stack: at most one card in it at a time.
 
     ``seen_by`` is how to ask pcscd whether it lists the card (``PcscStack.wait_reader``):
-    with it, insert and remove return only once PC/SC clients see the change.
+    with it, insert and remove return only once PC/SC clients see the change. ``owner`` gives
+    the PID of the stack's running pcscd (``PcscStack.daemon_pid``): a card goes only into a port
+    that process listens on, and its connection attempts end with the stack. ``readers_of`` sets
+    both.
     """
 
     name: str
     port: int
     mute_watchdog: float = 3.0
     seen_by: Callable[[str, bool, float], bool] | None = None
+    owner: Callable[[], int | None] | None = None
     card: Card | None = None
     _connection: CardConnection | None = None
     _task: asyncio.Task[Removal] | None = None
@@ -67,7 +72,10 @@ class CardReader:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         for _ in range(REPLUGS + 1):
-            connection = self._connection = CardConnection(card, self.port, mute_watchdog=self.mute_watchdog)
+            connection = self._connection = CardConnection(
+                card, self.port, mute_watchdog=self.mute_watchdog, owner=self.owner,
+                connect_timeout=max(0.1, deadline - loop.time()),
+            )  # fmt: skip
             task = self._task = asyncio.create_task(connection.serve(), name=f"card in {self.name}")
             while not connection.powered_once.is_set() and not task.done() and loop.time() < deadline:
                 if connection.state.atr_requests >= MISSED_REMOVAL_POLLS:
@@ -132,4 +140,14 @@ class CardReader:
         if state is not None:
             info["apdus"] = state.apdus
             info["powered"] = state.powered
+            info["reconnects"] = state.reconnects
         return info
+
+
+def readers_of(stack: PcscStack, mute_watchdog: float = 3.0) -> list[CardReader]:
+    """The readers of a started stack, each tied to its pcscd (for presence and for connecting)."""
+
+    def owner() -> int | None:
+        return stack.daemon_pid
+
+    return [CardReader(r.name, r.port, mute_watchdog, seen_by=stack.wait_reader, owner=owner) for r in stack.readers]
