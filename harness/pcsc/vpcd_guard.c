@@ -12,6 +12,17 @@
  * Only the driver knows whether a byte is a command or a control, hence this wrapper: a command of
  * 0 or 1 byte gets 6700 (wrong length, what the card answers for 2 or 3 bytes), an oversized one a
  * communication error (SCARD_E_NOT_TRANSACTED); the card's connection and state are untouched.
+ * An answer shorter than a status word (vpcd's "success" when the card vanished mid-command) is a
+ * communication error too.
+ *
+ * Presence: pcscd powers a card only when its polling thread sees the slot go from empty to full.
+ * Other threads ask for presence too (SCardConnect, SCardDisconnect... through IFDPowerICC), and
+ * when one of them finds the slot empty, pcscd marks the reader empty without its poller knowing.
+ * A new card that arrives before the poller's next look (every 400 ms) is then taken for the old
+ * one: never powered, never listed (seen: a client's SCardDisconnect(SCARD_UNPOWER_CARD) after its
+ * card died, then a card inserted at once). So every removal seen by any thread is reported once
+ * to each thread that last saw a card there, before the new card: the poller sees the slot empty,
+ * then full, and powers it.
  *
  * pcscd loads this file as the reader's LIBPATH; CPS_VPCD_DRIVER names the real driver.
  */
@@ -23,6 +34,15 @@
 
 #define DEFAULT_DRIVER "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 #define VPCD_MAX_MESSAGE 0xFFFF
+#define SLOTS 16 /* vpcd has 2 per port pair; slots beyond this are passed on unwatched */
+
+enum { UNKNOWN, PRESENT, ABSENT };
+static pthread_mutex_t presence_lock = PTHREAD_MUTEX_INITIALIZER;
+static int last_answer[SLOTS];          /* what vpcd last said, to any thread */
+static unsigned long removals[SLOTS];   /* how often it said "absent" after "present" */
+static __thread int seen[SLOTS];         /* what this thread was last told */
+static __thread unsigned long seen_removals[SLOTS];
+static __thread int owed[SLOTS];         /* "absent" answers still owed to this thread */
 
 static struct {
     RESPONSECODE (*create_channel_by_name)(DWORD, LPSTR);
@@ -121,17 +141,18 @@ RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD AtrLength)
 RESPONSECODE IFDHTransmitToICC(DWORD Lun, SCARD_IO_HEADER SendPci, PUCHAR TxBuffer, DWORD TxLength,
     PUCHAR RxBuffer, PDWORD RxLength, PSCARD_IO_HEADER RecvPci)
 {
-    if (!ready())
+    RESPONSECODE rv;
+
+    if (!ready() || RxLength == NULL)
         return IFD_COMMUNICATION_ERROR;
     if (TxLength > VPCD_MAX_MESSAGE) {
         fprintf(stderr, "cps-harness vpcd guard: a %lu-byte command cannot be framed: not sent\n",
             (unsigned long)TxLength);
-        if (RxLength != NULL)
-            *RxLength = 0;
+        *RxLength = 0;
         return IFD_COMMUNICATION_ERROR;
     }
     if (TxLength < 2) {
-        if (RxLength == NULL || *RxLength < 2 || RxBuffer == NULL)
+        if (*RxLength < 2 || RxBuffer == NULL)
             return IFD_COMMUNICATION_ERROR;
         RxBuffer[0] = 0x67; /* wrong length */
         RxBuffer[1] = 0x00;
@@ -140,7 +161,12 @@ RESPONSECODE IFDHTransmitToICC(DWORD Lun, SCARD_IO_HEADER SendPci, PUCHAR TxBuff
             RecvPci->Protocol = SendPci.Protocol;
         return IFD_SUCCESS;
     }
-    return real.transmit_to_icc(Lun, SendPci, TxBuffer, TxLength, RxBuffer, RxLength, RecvPci);
+    rv = real.transmit_to_icc(Lun, SendPci, TxBuffer, TxLength, RxBuffer, RxLength, RecvPci);
+    if (rv == IFD_SUCCESS && *RxLength < 2) {
+        *RxLength = 0;
+        return IFD_COMMUNICATION_ERROR; /* the card's connection closed during the command */
+    }
+    return rv;
 }
 
 RESPONSECODE IFDHControl(DWORD Lun, DWORD dwControlCode, PUCHAR TxBuffer, DWORD TxLength, PUCHAR RxBuffer,
@@ -153,5 +179,36 @@ RESPONSECODE IFDHControl(DWORD Lun, DWORD dwControlCode, PUCHAR TxBuffer, DWORD 
 
 RESPONSECODE IFDHICCPresence(DWORD Lun)
 {
-    return ready() ? real.icc_presence(Lun) : IFD_COMMUNICATION_ERROR;
+    DWORD slot = Lun & 0xffff;
+    RESPONSECODE rv;
+
+    if (!ready())
+        return IFD_COMMUNICATION_ERROR;
+    rv = real.icc_presence(Lun);
+    if (slot >= SLOTS || (rv != IFD_ICC_PRESENT && rv != IFD_ICC_NOT_PRESENT))
+        return rv;
+    pthread_mutex_lock(&presence_lock);
+    if (rv == IFD_ICC_NOT_PRESENT) {
+        if (last_answer[slot] == PRESENT)
+            removals[slot]++;
+        last_answer[slot] = ABSENT;
+        seen[slot] = ABSENT;
+        owed[slot] = 0;
+    } else {
+        last_answer[slot] = PRESENT;
+        /* The card this thread knew left meanwhile: say so first, twice, since the poller may spend
+         * the first answer on IFDPowerICC's own check before the status check that counts. */
+        if (seen[slot] == PRESENT && seen_removals[slot] != removals[slot])
+            owed[slot] = 2;
+        if (owed[slot] > 0) {
+            owed[slot]--;
+            rv = IFD_ICC_NOT_PRESENT;
+            seen[slot] = ABSENT;
+        } else {
+            seen[slot] = PRESENT;
+        }
+    }
+    seen_removals[slot] = removals[slot];
+    pthread_mutex_unlock(&presence_lock);
+    return rv;
 }

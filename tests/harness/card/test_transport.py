@@ -140,3 +140,35 @@ def test_a_power_off_by_pcscd_still_resets_the_card(inserted: CardHost) -> None:
     assert not state["powered"], state
     assert state["codes"]["pin"]["verified"] is False, state
     assert client(inserted, PIN_STATUS)[0]["sw"] == "63C3"
+
+
+LEAVE_THEN_UNPOWER = """
+import sys
+from smartcard import scard
+rc, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+rc, card, protocol = scard.SCardConnect(context, sys.argv[1], scard.SCARD_SHARE_SHARED,
+                                        scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+rc, response = scard.SCardTransmit(card, protocol, [0x00, 0xDE, 0x00, 0x00])  # the card pulls itself out
+print(hex(rc & 0xFFFFFFFF), flush=True)
+print(hex(scard.SCardDisconnect(card, scard.SCARD_UNPOWER_CARD) & 0xFFFFFFFF), flush=True)
+"""
+
+
+def test_a_card_inserted_as_soon_as_a_client_saw_the_last_one_leave_is_taken(host: CardHost, session_pki: Pki) -> None:
+    """A card leaves mid-command; the client's SCardDisconnect(SCARD_UNPOWER_CARD) finds the slot
+    empty, so pcscd lists it empty before its poller has looked, and the next card goes in at once.
+    The poller used to take that card for the old one and never power it (the harness pulled it
+    out and in again, 2.3 s; measured 8 times in 8); the guard tells the poller first."""
+    for _ in range(3):
+        card, _ = make_card(load_profile("pharmacist"), session_pki)
+        card.faults.remove_on_ins = 0xDE
+        host.insert(card)
+        done = subprocess.run(
+            [sys.executable, "-c", LEAVE_THEN_UNPOWER, host.stack.readers[0].name],
+            env=host.client_env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert host.status()[0]["removal"] == "removed mid-transaction (fault)"
+        host.insert(make_card(load_profile("pharmacist"), session_pki)[0])  # no wait for the poller
+        assert client(host, PIN_STATUS)[0]["sw"] == "63C3"
+        host.remove()
