@@ -28,7 +28,7 @@ ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512
 """
 """A TLS 1.2 client with a CPS card must offer PKCS#1 signatures only (the card has no RSA-PSS)."""
 TOOL_TIMEOUT = 30.0
-"""Seconds a set-up tool (certutil, modutil, gcc) may take."""
+"""Seconds a set-up tool (certutil, modutil) may take."""
 
 
 class MiddlewareError(SetupError):

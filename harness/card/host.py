@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from harness.background import CALL_TIMEOUT, BackgroundLoop
-from harness.card.reader import CardReader, CardReaderError
+from harness.card.reader import CardReader, CardReaderError, readers_of
 from harness.card.vpcd import Card, Removal
 from harness.middleware import client_env
 from harness.pcsc.stack import PcscStack
@@ -35,10 +35,7 @@ class CardHost:
         self.stack.start()
         try:
             self._background = BackgroundLoop("cps-card-host")
-            self.readers = [
-                CardReader(r.name, r.port, self.mute_watchdog, seen_by=self.stack.wait_reader)
-                for r in self.stack.readers
-            ]
+            self.readers = readers_of(self.stack, self.mute_watchdog)
         except BaseException:
             self.stop()
             raise

@@ -14,16 +14,11 @@ from typing import Any
 
 from harness.card.vpcd import Card, CardConnection, Removal
 from harness.errors import HarnessError
+from harness.pcsc.stack import PcscStack
 from simulators.card.cpx import CpxCard
 from simulators.card.view import CardView
 
 INSERT_TIMEOUT = 10.0
-MISSED_REMOVAL_POLLS = 3
-"""ATR requests with no power-on: pcscd's poller believes the previous card is still in (it powers a
-card at the first poll that finds the slot full after empty, 400 ms apart)."""
-REPLUG_GAP = 1.0
-"""Seconds the slot stays empty before plugging in again: more than two of pcscd's polls."""
-REPLUGS = 2
 
 
 class CardReaderError(HarnessError):
@@ -35,13 +30,17 @@ class CardReader:
     """One vpcd reader of a stack: at most one card in it at a time.
 
     ``seen_by`` is how to ask pcscd whether it lists the card (``PcscStack.wait_reader``):
-    with it, insert and remove return only once PC/SC clients see the change.
+    with it, insert and remove return only once PC/SC clients see the change. ``owner`` gives
+    the PID of the stack's running pcscd (``PcscStack.daemon_pid``): a card goes only into a port
+    that process listens on, and its connection attempts end with the stack. ``readers_of`` sets
+    both.
     """
 
     name: str
     port: int
     mute_watchdog: float = 3.0
     seen_by: Callable[[str, bool, float], bool] | None = None
+    owner: Callable[[], int | None] | None = None
     card: Card | None = None
     _connection: CardConnection | None = None
     _task: asyncio.Task[Removal] | None = None
@@ -54,10 +53,11 @@ class CardReader:
     async def insert(self, card: Card, timeout: float = INSERT_TIMEOUT) -> None:
         """Plug ``card`` in and wait until pcscd powers it (it then lists it as present).
 
-        pcscd powers a card when its poller sees the slot go from empty to full. If a previous card
-        vanished and pcscd learnt it otherwise (a dead client's disconnect marks the slot empty),
-        the poller may never have seen the slot empty: it then keeps asking the new card for its
-        ATR and never powers it. The card is then pulled out for two polls and plugged in again.
+        pcscd powers a card when its poller sees the slot go from empty to full. If another thread
+        of pcscd learnt of the last card's removal first (a client's disconnect asks for presence
+        too), the poller could take the new card for the old one and never power it; the private
+        stack's reader driver tells the poller about every removal first (``vpcd_guard.c``), so
+        there is nothing to work around here.
         """
         if self.present:
             raise CardReaderError(f"{self.name}: a card is already inserted; remove it first")
@@ -66,19 +66,15 @@ class CardReader:
         self.card = card
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        for _ in range(REPLUGS + 1):
-            connection = self._connection = CardConnection(card, self.port, mute_watchdog=self.mute_watchdog)
-            task = self._task = asyncio.create_task(connection.serve(), name=f"card in {self.name}")
-            while not connection.powered_once.is_set() and not task.done() and loop.time() < deadline:
-                if connection.state.atr_requests >= MISSED_REMOVAL_POLLS:
-                    break  # polled, present, never powered: pcscd missed the last removal
-                await asyncio.sleep(0.02)
-            if connection.powered_once.is_set() or task.done() or loop.time() >= deadline:
-                break
-            connection.remove()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(task, 5)
-            await asyncio.sleep(REPLUG_GAP)
+        connection = self._connection = CardConnection(
+            card, self.port, mute_watchdog=self.mute_watchdog, owner=self.owner, connect_timeout=timeout
+        )
+        task = self._task = asyncio.create_task(connection.serve(), name=f"card in {self.name}")
+        powering = asyncio.ensure_future(connection.powered_once.wait())
+        try:
+            await asyncio.wait({powering, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            powering.cancel()
         powered = connection.powered_once.is_set()
         seen = powered and await self._seen(True, max(0.5, deadline - loop.time()))
         if not seen:
@@ -132,4 +128,14 @@ class CardReader:
         if state is not None:
             info["apdus"] = state.apdus
             info["powered"] = state.powered
+            info["reconnects"] = state.reconnects
         return info
+
+
+def readers_of(stack: PcscStack, mute_watchdog: float = 3.0) -> list[CardReader]:
+    """The readers of a started stack, each tied to its pcscd (for presence and for connecting)."""
+
+    def owner() -> int | None:
+        return stack.daemon_pid
+
+    return [CardReader(r.name, r.port, mute_watchdog, seen_by=stack.wait_reader, owner=owner) for r in stack.readers]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from harness.card.profile import load_profile, make_card
-from harness.card.reader import CardReader
+from harness.card.reader import readers_of
 from harness.middleware import client_env
 from harness.pcsc.stack import PcscStack
 from harness.pki import Pki
@@ -22,7 +22,7 @@ async def run_with_card(profile_name: str, command: Sequence[str], *, trace: boo
     profile = load_profile(profile_name)
     card, _ = make_card(profile, Pki())
     with PcscStack() as stack:
-        reader = CardReader(stack.readers[0].name, stack.readers[0].port, seen_by=stack.wait_reader)
+        reader = readers_of(stack)[0]
         await reader.insert(card)
         try:
             process = await asyncio.create_subprocess_exec(*command, env=client_env(stack))

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from harness.card.control import default_control_path, make_app, request
 from harness.card.profile import load_profile, make_card
-from harness.card.reader import CardReader
+from harness.card.reader import readers_of
 from harness.card.run import run_with_card
 from harness.middleware import client_env
 from harness.pcsc.stack import PcscStack
@@ -101,7 +101,7 @@ async def serve(profile: str | None, control_path: Path, as_json: bool, console:
     if control_path.exists():
         control_path.unlink()  # a stale socket from a killed server
     with PcscStack() as stack:
-        readers = [CardReader(r.name, r.port, seen_by=stack.wait_reader) for r in stack.readers]
+        readers = readers_of(stack)
         runner = web.AppRunner(make_app(readers, pki), access_log=None)
         await runner.setup()
         await web.UnixSite(runner, str(control_path)).start()

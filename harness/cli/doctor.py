@@ -74,6 +74,20 @@ def check_ports() -> Check:
     return _guarded("vpcd ports", "free a port pair below 32768 (see `ss -ltnp`)", probe)
 
 
+def check_vpcd_shims() -> Check:
+    """vpcd's loopback shim and reader guard, built with gcc (or found in the cache): without them
+    no private stack starts, so a failure here names the compiler's complaint before the stack's."""
+    name = "vpcd shims"
+
+    def probe() -> Check:
+        from harness.pcsc.stack import vpcd_shims
+
+        loopback, guard = vpcd_shims()
+        return Check(name, True, f"built for this machine: {loopback.name}, {guard.name} (in {guard.parent})")
+
+    return _guarded(name, apt_command(["gcc", "libpcsclite-dev"]) + " (then `cps-harness doctor` again)", probe)
+
+
 def check_private_stack() -> list[Check]:
     """Start a private pcscd, count its readers through pyscard, then through OpenSC."""
     from harness.pcsc.stack import PcscStack
@@ -180,10 +194,11 @@ REINSTALL_FIX = "reinstall cps-harness from a wheel or a clone (pip install --fo
 
 def check_packaged_data(catalogue: Path | None = None) -> Check:
     """The files the package carries besides Python: the scenario catalogue and its personas and
-    schema, the card profiles, the Chromium helper's C source. A wheel built without them fails
-    only later, at ``run``; here it is named."""
+    schema, the card profiles, the C sources of the Chromium helper and of vpcd's shims. A wheel
+    built without them fails only later, at ``run``; here it is named."""
     from harness.card.profile import BUILTIN_DIR
     from harness.drivers.chromium_setup import WRAPPER_SOURCE
+    from harness.pcsc.stack import GUARD_DRIVER, LOOPBACK_SHIM
     from harness.scenario.catalogue import catalogue_dir
 
     folder = catalogue or catalogue_dir()
@@ -195,6 +210,8 @@ def check_packaged_data(catalogue: Path | None = None) -> Check:
         "schema.json": (folder / "schema.json").is_file(),
         "card profiles": any(BUILTIN_DIR.glob("*.yaml")),
         "p11autologin.c": WRAPPER_SOURCE.is_file(),
+        "vpcd_guard.c": GUARD_DRIVER.is_file(),
+        "vpcd_loopback.c": LOOPBACK_SHIM.is_file(),
     }
     missing = [name for name, present in wanted.items() if not present]
     if missing:
@@ -208,6 +225,7 @@ def run_checks(components: Iterable[Component] | None = None, cache_dir: Path | 
     checks.append(check_packaged_data())
     checks.append(check_pyscard())
     checks.append(check_ports())
+    checks.append(check_vpcd_shims())
     checks.extend(check_private_stack())
     checks.extend(check_pki(cache_dir))
     checks.append(check_chromium_policy())
@@ -216,7 +234,7 @@ def run_checks(components: Iterable[Component] | None = None, cache_dir: Path | 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "doctor", help="check system components, ports, a private pcscd and the PKI"
+        "doctor", help="check system components, ports, vpcd's shims, a private pcscd and the PKI"
     )
     return parser
 

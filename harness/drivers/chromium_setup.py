@@ -9,14 +9,13 @@ certificates issued by the test CA, so a real card is never chosen silently.
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import os
 from pathlib import Path
 
 from harness.drivers.chromium_policy import POLICY_PATH, policy_installed
 from harness.errors import SetupError
-from harness.middleware import run_tool
-from harness.pki.keys import default_cache_dir
+from harness.native import shared_library
 
 CHROMIUM = "/usr/bin/chromium"
 WRAPPER_SOURCE = Path(__file__).with_name("p11autologin.c")
@@ -41,14 +40,7 @@ def check_prerequisites() -> None:
 
 
 async def autologin_module() -> Path:
-    """The auto-login wrapper compiled for this machine, cached by the hash of its source."""
-    source = WRAPPER_SOURCE.read_bytes()
-    directory = default_cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"p11autologin-{hashlib.sha256(source).hexdigest()[:12]}.so"
-    if not target.exists():
-        partial = target.with_suffix(f".{os.getpid()}.tmp")
-        await run_tool("gcc", "-shared", "-fPIC", "-O2", "-Wall", f"-I{P11KIT_INCLUDE}", "-o", str(partial),
-                   str(WRAPPER_SOURCE), "-ldl")  # fmt: skip
-        partial.replace(target)  # atomic: parallel runs never load a half-written library
-    return target
+    """The auto-login wrapper compiled for this machine, cached by the hash of its source.
+
+    Built in a thread: the caller's event loop serves the virtual card meanwhile."""
+    return await asyncio.to_thread(shared_library, WRAPPER_SOURCE, cflags=[f"-I{P11KIT_INCLUDE}"], libs=["-ldl"])

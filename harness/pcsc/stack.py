@@ -6,6 +6,13 @@ systemd socket activation (fd 3, ``LISTEN_FDS=1``, ``LISTEN_PID``), and takes a 
 ``reader.conf.d`` with ``-c``. vpcd's ports are chosen below 32768, outside the kernel's
 ephemeral range, so an outgoing connection can never squat them.
 
+vpcd (vsmartcard's reader driver) needs two fixes that only native code inside pcscd can make,
+both built with gcc at first use and cached (:mod:`harness.native`): ``vpcd_loopback.c``,
+preloaded, makes vpcd listen on 127.0.0.1 instead of every address; ``vpcd_guard.c`` is the
+reader's driver as pcscd sees it, passing every call on to vpcd but answering the commands vpcd's
+framing cannot carry (0 or 1 byte, over 65,535 bytes), which would otherwise hang the client or
+drop the card.
+
 Readiness is proven through the PC/SC API by :mod:`harness.pcsc.keeper`, a child process
 (libpcsclite reads ``PCSCLITE_CSOCK_NAME`` once per process) that also keeps pcscd from
 exiting when idle. Stopping kills by PID, in reverse order of start.
@@ -30,11 +37,16 @@ from types import TracebackType
 from typing import IO, Self
 
 from harness.errors import SetupError
+from harness.native import NativeBuildError, shared_library
+from harness.pcsc.sockets import listener_owned_by
 from harness.system import PCSCD, VPCD_DRIVER
 
 VPCD_READERS_PER_PORT_PAIR = 2
 PORT_RANGE = (20000, 32766)
 """vpcd port pairs are taken here: below Linux's ephemeral range (32768-60999)."""
+LOOPBACK_SHIM = Path(__file__).with_name("vpcd_loopback.c")
+GUARD_DRIVER = Path(__file__).with_name("vpcd_guard.c")
+PCSC_INCLUDE = "/usr/include/PCSC"
 
 
 class PcscStackError(SetupError):
@@ -54,33 +66,71 @@ class ReaderPort:
 
 
 def port_pair_free(port: int) -> bool:
-    """Whether vpcd could bind ``port`` and ``port + 1`` right now (it binds every address)."""
+    """Whether vpcd could bind ``port`` and ``port + 1`` on 127.0.0.1 right now."""
     for p in (port, port + 1):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
-                s.bind(("0.0.0.0", p))
+                s.bind(("127.0.0.1", p))
             except OSError:
                 return False
     return True
 
 
-def pick_port_pair(start: int | None = None) -> int:
-    """A free even port pair below 32768, starting from a per-process offset.
+class _PortCursor:
+    """Where this process looks for its next port pair: it only moves forward.
 
-    The offset spreads parallel processes (pytest-xdist workers) over the range so their
-    first guesses rarely collide; a collision is still caught by the reader count.
+    It starts at an offset derived from the PID, which spreads parallel processes (pytest-xdist
+    workers) over the range, and moves past every pair it hands out, so a process never gives the
+    same pair to two stacks in a row: a card or a connection left over from a world that is gone
+    cannot meet the next one on its port. Worlds start in threads (``test_parallel_worlds.py``),
+    hence the lock.
     """
-    low, high = PORT_RANGE
-    span = (high - low) // 2
-    first = start if start is not None else low + 2 * ((os.getpid() * 7919) % span)
-    for i in range(span):
-        port = low + ((first - low) // 2 + i) % span * 2
-        if port_pair_free(port):
-            return port
-    raise PortInUseError(f"no free vpcd port pair in {low}-{high}")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: int | None = None
+        self._pid = 0
+
+    def take(self, start: int | None = None) -> int:
+        low, high = PORT_RANGE
+        span = (high - low) // 2
+        with self._lock:
+            if self._next is None or self._pid != os.getpid():  # a forked child gets its own offset
+                self._pid = os.getpid()
+                self._next = low + 2 * ((self._pid * 7919) % span)
+            first = start if start is not None else self._next
+            for i in range(span):
+                port = low + ((first - low) // 2 + i) % span * 2
+                if port_pair_free(port):
+                    if start is None:
+                        self._next = low + ((port - low) // 2 + 1) % span * 2
+                    return port
+        raise PortInUseError(f"no free vpcd port pair in {low}-{high}")
 
 
-def _reader_conf(port: int, driver: str) -> str:
+_cursor = _PortCursor()
+
+
+def pick_port_pair(start: int | None = None) -> int:
+    """A free even port pair below 32768, never the same one twice in a row within a process.
+
+    Parallel processes rarely collide (each starts at its own offset); a collision is still caught
+    by the reader count.
+    """
+    return _cursor.take(start)
+
+
+def vpcd_shims() -> tuple[Path, Path]:
+    """(the loopback shim to preload, the guard driver for reader.conf), built or from the cache."""
+    try:
+        loopback = shared_library(LOOPBACK_SHIM, libs=["-ldl"])
+        guard = shared_library(GUARD_DRIVER, cflags=[f"-I{PCSC_INCLUDE}"], libs=["-ldl", "-lpthread"])
+    except NativeBuildError as exc:
+        raise PcscStackError(f"vpcd's shims could not be built: {exc}; run `cps-harness doctor`") from exc
+    return loopback, guard
+
+
+def _reader_conf(port: int, driver: Path) -> str:
     return f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:{port}\nLIBPATH {driver}\nCHANNELID {port}\n'
 
 
@@ -124,6 +174,7 @@ class PcscStack:
         self._keeper: subprocess.Popen[str] | None = None
         self._log: IO[bytes] | None = None
         self._keeper_lock = threading.Lock()
+        self._shims: tuple[Path, Path] | None = None
 
     # -- what clients need -------------------------------------------------------------
     @property
@@ -147,11 +198,27 @@ class PcscStack:
     def pids(self) -> list[int]:
         return [p.pid for p in (self._daemon, self._keeper) if p is not None]
 
+    @property
+    def daemon_pid(self) -> int | None:
+        """The running pcscd's PID; None before start, after stop, or once it died.
+
+        ``restart()`` changes it on the same ports: a card bound to the old pcscd must not
+        slip into the new one by itself.
+        """
+        daemon = self._daemon
+        return daemon.pid if daemon is not None and daemon.poll() is None else None
+
+    def owns_listener(self, port: int) -> bool:
+        """Whether the socket listening on ``127.0.0.1:port`` is this stack's running pcscd's."""
+        pid = self.daemon_pid
+        return pid is not None and listener_owned_by(pid, port) is True
+
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> Self:
         for path, what in ((self.pcscd, "pcscd"), (self.driver, "the vpcd driver")):
             if not os.path.exists(path):
                 raise PcscStackError(f"{what} not found at {path}: run `cps-harness doctor`")
+        self._shims = vpcd_shims()
         attempts = 1 if self._requested_port else 5
         for attempt in range(attempts):
             self.port = self._requested_port or pick_port_pair()
@@ -179,7 +246,8 @@ class PcscStack:
         self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="cps-pcsc-"))
         conf_dir = self.run_dir / "reader.conf.d"
         conf_dir.mkdir(exist_ok=True)
-        (conf_dir / "vpcd").write_text(_reader_conf(self.port, self.driver))
+        loopback, guard = self._shims or vpcd_shims()
+        (conf_dir / "vpcd").write_text(_reader_conf(self.port, guard))
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.socket_path.unlink(missing_ok=True)  # a killed pcscd leaves its socket file
@@ -190,7 +258,7 @@ class PcscStack:
             fd = listener.fileno()
             self._daemon = subprocess.Popen(
                 ["/bin/bash", "-c", _LAUNCH, self.pcscd, "--foreground", "--config", str(conf_dir)],
-                env={**_clean_env(), "SOCKET_FD": str(fd)},
+                env={**_clean_env(), "SOCKET_FD": str(fd), "LD_PRELOAD": str(loopback), "CPS_VPCD_DRIVER": self.driver},
                 pass_fds=(fd,),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
@@ -324,7 +392,8 @@ def _terminate(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout
 
 def _clean_env() -> dict[str, str]:
     """Our environment without anything that would point a child at another pcscd."""
-    return {k: v for k, v in os.environ.items() if k not in ("PCSCLITE_CSOCK_NAME", "LISTEN_FDS", "LISTEN_PID")}
+    hidden = ("PCSCLITE_CSOCK_NAME", "LISTEN_FDS", "LISTEN_PID")
+    return {k: v for k, v in os.environ.items() if k not in hidden}
 
 
 def _source_root() -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.cache import default_cache_dir
 from harness.pki.card import CardCredentials, CardPki, CertVariant, Issued, Professional
-from harness.pki.keys import KeyStore, default_cache_dir
+from harness.pki.keys import KeyStore
 from harness.pki.server import ServerPki
 from simulators.web import hosts as site_hosts
 

@@ -17,17 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from harness.cache import default_cache_dir
+
 _PART = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
 _LABEL = re.compile(rf"^{_PART}(/{_PART})*$")
 """Slash-separated parts that cannot start with a dot: no hidden files, no ``..``."""
-
-
-def default_cache_dir() -> Path:
-    """``$CPS_HARNESS_CACHE``, else ``$XDG_CACHE_HOME/cps-harness``, else ``~/.cache/cps-harness``."""
-    if explicit := os.environ.get("CPS_HARNESS_CACHE"):
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cps-harness"
 
 
 def public_dir() -> Path:

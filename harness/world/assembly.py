@@ -25,7 +25,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from harness.card import control as card_control
-from harness.card.reader import CardReader
+from harness.card.reader import CardReader, readers_of
 from harness.pcsc.stack import PcscStack
 from harness.pki import Pki
 from harness.pki.keys import public_dir
@@ -219,7 +219,7 @@ class World:
         testssl_admin_routes(admin, testssl_tls, prefix="/admin")
         if self.with_cards:
             self.stack = PcscStack().start()
-            self.readers = [CardReader(r.name, r.port, seen_by=self.stack.wait_reader) for r in self.stack.readers]
+            self.readers = readers_of(self.stack)
             card_control.add_routes(admin, self.readers, pki, prefix="/admin")
         plan.append(("admin", LOOPBACK, admin, None))
         for name, host, app, context in plan:

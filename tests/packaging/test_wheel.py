@@ -80,7 +80,7 @@ def test_the_wheel_ships_the_catalogue_and_every_data_file(installed: Installed)
     assert {f"harness/catalogue/{name}" for name in scenarios} <= names
     personas = {f"harness/catalogue/personas/{p.name}" for p in (REPO / "scenarios" / "personas").glob("*.yaml")}
     assert personas <= names and "harness/catalogue/schema.json" in names
-    assert "harness/drivers/p11autologin.c" in names
+    assert {"harness/drivers/p11autologin.c", "harness/pcsc/vpcd_guard.c", "harness/pcsc/vpcd_loopback.c"} <= names
     assert {f"harness/card/profiles/{p.name}" for p in (REPO / "harness" / "card" / "profiles").glob("*.yaml")} <= names
     runtime = subprocess.run(
         [str(installed.bin / "python"), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,

@@ -26,7 +26,15 @@ from tests.support.paths import REPO
 HARNESS_LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
-        {"harness", "harness.errors", "harness.system", "harness.yamlfile", "harness.background"},
+        {
+            "harness",
+            "harness.errors",
+            "harness.system",
+            "harness.yamlfile",
+            "harness.background",
+            "harness.cache",
+        },
+        {"harness.native"},
         {"harness.pcsc"},
         {"harness.pki"},
         {"harness.middleware"},

@@ -1,9 +1,10 @@
 """Nothing reaches beyond loopback, and no PIN, PUK or password appears in clear in a log or report.
 
-Loopback: every listening socket of a running world is on 127.0.0.1, except vpcd's two ports in
-the world's pcscd, which vsmartcard's driver binds on every address (the documented exception:
-``docs/reliability.md``); every connection the harness makes in process goes to loopback; and
-card and web scenarios pass in a network namespace that has nothing but loopback.
+Loopback: every listening socket of a running world, of ``cps-harness serve`` and of ``cps-harness
+card run`` is on 127.0.0.1, vpcd's two ports in the private pcscd included (vsmartcard's driver
+binds every address; a preloaded shim turns that into 127.0.0.1: ``harness/pcsc/vpcd_loopback.c``);
+every connection the harness makes in process goes to loopback; and card and web scenarios pass
+in a network namespace that has nothing but loopback.
 
 Secrets: "in clear" means the code or password as a word of its own (not inside a longer word or
 number: ``0000`` in ``D0000020981`` is a name) or as the hex of its bytes, as an APDU dump would
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import re
@@ -38,6 +40,7 @@ from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.player import play
 from harness.world.host import WorldHost
+from tests.support.served import ServedWorld
 
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 SECRET_SCENARIOS = ["G3-04", "GC-02", "G4-03", "G5-02"]
@@ -78,7 +81,37 @@ def world(session_pki: Pki) -> Iterator[WorldHost]:
         yield host
 
 
-def test_every_listening_socket_is_on_loopback_except_vpcds(world: WorldHost) -> None:
+def descendants(pid: int) -> set[int]:
+    """``pid`` and every process below it, from the parent PIDs in /proc."""
+    children: dict[int, set[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, set()).add(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(children.get(current, ()))
+    return found
+
+
+def tree_listening(pid: int) -> set[tuple[str, int]]:
+    """What ``pid`` and its descendants (pcscd, the keeper, …) listen on."""
+    found: set[tuple[str, int]] = set()
+    for member in descendants(pid):
+        try:
+            found |= listening(member)
+        except OSError:  # a process that ended meanwhile
+            continue
+    return found
+
+
+def test_every_listening_socket_of_a_world_is_on_loopback(world: WorldHost) -> None:
     ours = listening(os.getpid())
     assert ours, "the world's sites listen in this process"
     assert {host for host, _ in ours} <= LOOPBACK, f"a socket of this process listens beyond loopback: {ours}"
@@ -89,10 +122,36 @@ def test_every_listening_socket_is_on_loopback_except_vpcds(world: WorldHost) ->
     pcscd = listening(stack.pids[0])
     vpcd_ports = {reader.port for reader in stack.readers}
     assert {port for _, port in pcscd} == vpcd_ports, f"pcscd listens on nothing but vpcd's ports: {pcscd}"
-    # the exception: vpcd (vsmartcard) binds INADDR_ANY; the ports are below the ephemeral range
-    assert {host for host, _ in pcscd} <= {"0.0.0.0", *LOOPBACK}
+    assert {host for host, _ in pcscd} == {"127.0.0.1"}, f"vpcd listens beyond loopback: {pcscd}"
     assert listening(stack.pids[1]) == set(), "the PC/SC keeper listens on nothing"
     assert stat.S_IMODE(os.stat(stack.socket_path.parent).st_mode) == 0o700, "pcscd's socket is in a private folder"
+
+
+LISTENERS_OF_PARENT = f"""
+import json, os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from tests.qualities.test_loopback_and_secrets import tree_listening
+print(json.dumps(sorted(tree_listening(os.getppid()))))
+"""
+
+
+def test_card_run_and_serve_listen_on_loopback_only() -> None:
+    """``cps-harness card run -- CMD`` (seen from CMD: its parent and everything below it, pcscd
+    included) and ``cps-harness serve`` (seen from here, while it runs)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "card", "run", "--", sys.executable, "-c", LISTENERS_OF_PARENT],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    card_run = {(host, port) for host, port in json.loads(done.stdout.splitlines()[-1])}
+    assert len(card_run) >= 2, f"vpcd's two ports at least: {card_run}"
+    assert {host for host, _ in card_run} == {"127.0.0.1"}, card_run
+
+    with ServedWorld() as served:
+        assert served.process is not None
+        serve = tree_listening(served.process.pid)
+    assert len(serve) > 2, f"the sites, the admin API, the proxy and vpcd's two ports: {serve}"
+    assert {host for host, _ in serve} == {"127.0.0.1"}, serve
 
 
 def test_in_process_clients_connect_to_loopback_only(

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness import system
-from harness.cli.doctor import check_components, run_checks
+from harness.cli.doctor import check_components, check_vpcd_shims, run_checks
 from harness.system import Component, apt_command
 from tests.support.paths import REPO
 
@@ -50,7 +52,19 @@ def test_doctor_checks_are_all_green_here(pki_cache: Path) -> None:
     assert [c for c in checks if not c.ok] == []
     names = {c.name for c in checks}
     assert {"package pcscd", "package vsmartcard-vpcd", "private pcscd", "OpenSC through the private stack"} <= names
-    assert {"IGC-Santé test chain", "TLS server CA", "vpcd ports"} <= names
+    assert {"IGC-Santé test chain", "TLS server CA", "vpcd ports", "vpcd shims"} <= names
+
+
+def test_doctor_says_when_vpcds_shims_do_not_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.pcsc import stack
+
+    broken = tmp_path / "vpcd_guard.c"
+    broken.write_text("int IFDHTransmitToICC(void) { return missing_symbol; }\n")
+    monkeypatch.setattr(stack, "GUARD_DRIVER", broken)
+    monkeypatch.setenv("CPS_HARNESS_CACHE", str(tmp_path / "cache"))
+    check = check_vpcd_shims()
+    assert not check.ok and "missing_symbol" in check.detail, check
+    assert "gcc" in check.fix
 
 
 def test_doctor_command_exits_zero_with_checkmarks(pki_cache: Path) -> None:

@@ -7,11 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from harness.pcsc import stack as pcsc
+from harness.pcsc.sockets import listener_owned_by, listeners
 from harness.pcsc.stack import PcscStack, PcscStackError, PortInUseError, port_pair_free
 
 SYSTEM_SOCKET = Path("/run/pcscd/pcscd.comm")
@@ -150,3 +152,60 @@ def test_a_killed_harness_leaves_no_pcscd_behind(tmp_path: Path) -> None:
         assert not running(), "pcscd outlived the process that started it"
     finally:
         owner.kill()
+
+
+def test_port_pairs_are_never_handed_out_twice_within_a_process() -> None:
+    """Stacks start in threads (parallel worlds); every pick moves the process's cursor past the pair
+    it gave, so two stacks of a process, in a row or at once, never share a pair."""
+    picked: list[int] = []
+    lock = threading.Lock()
+
+    def pick() -> None:
+        for _ in range(10):
+            port = pcsc.pick_port_pair()
+            with lock:
+                picked.append(port)
+
+    threads = [threading.Thread(target=pick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(picked) == 40 and len(set(picked)) == 40, sorted(picked)
+    low, high = pcsc.PORT_RANGE
+    assert all(low <= port and port + 1 <= high and (port - low) % 2 == 0 for port in picked)
+    with PcscStack() as first:
+        before = first.port
+    with PcscStack() as second:
+        assert second.port not in (before, *picked)
+
+
+def test_vpcd_listens_on_loopback_through_the_guard_driver() -> None:
+    """pcscd loads the guard as the reader's driver and the loopback shim before libc: both built
+    from the package's C sources; vpcd's ports belong to this stack's pcscd and nobody else's."""
+    with PcscStack() as stack:
+        pid = stack.daemon_pid
+        assert pid is not None and pid == stack.pids[0]
+        loopback, guard = pcsc.vpcd_shims()
+        assert f"LIBPATH {guard}" in (stack.run_dir / "reader.conf.d" / "vpcd").read_text()  # type: ignore[operator]
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert f"LD_PRELOAD={loopback}".encode() in environment
+        assert f"CPS_VPCD_DRIVER={pcsc.VPCD_DRIVER}".encode() in environment
+        for port in (stack.port, stack.port + 1):
+            assert listeners(port) == {"127.0.0.1": next(iter(listeners(port).values()))}
+            assert stack.owns_listener(port)
+            assert listener_owned_by(os.getpid(), port) is False
+        assert not stack.owns_listener(stack.port + 2)
+    assert stack.daemon_pid is None
+
+
+def test_a_listener_of_another_process_is_not_the_stacks() -> None:
+    port = pcsc.pick_port_pair()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        assert listener_owned_by(os.getpid(), port) is True
+        with PcscStack() as stack:
+            assert not stack.owns_listener(port)
+            assert listener_owned_by(stack.pids[0], port) is False
+    assert listener_owned_by(os.getpid(), port) is None
