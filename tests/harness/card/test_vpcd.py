@@ -4,11 +4,13 @@ and the check that the listener is the card's own pcscd."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,22 @@ class Echo:
 async def read_frame(reader: asyncio.StreamReader) -> bytes:
     (length,) = struct.unpack(">H", await asyncio.wait_for(reader.readexactly(2), 5))
     return await asyncio.wait_for(reader.readexactly(length), 5)
+
+
+@contextlib.asynccontextmanager
+async def fake_reader() -> AsyncIterator[tuple[int, asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]]:
+    """A listener in vpcd's place on a free loopback port: each connection a card makes lands in the queue."""
+    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accepted.put((reader, writer))
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], accepted
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def free_port() -> int:
@@ -121,55 +139,39 @@ async def test_no_reader_listening_gives_up_after_the_timeout() -> None:
 async def test_one_byte_payloads_other_than_vpcds_controls_get_wrong_length() -> None:
     """vpcd sends 00, 01, 02 and 04 as controls and nothing else: any other single byte is a command
     (through a reader without the stack's guard) and gets 6700 at once, not silence."""
-    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await accepted.put((reader, writer))
-
-    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    card = Echo()
-    connection = CardConnection(card, port)
-    task = asyncio.create_task(connection.serve())
-    reader, writer = await asyncio.wait_for(accepted.get(), 5)
-    for code in (0x03, 0x05, 0x80, 0xFF):
-        writer.write(struct.pack(">HB", 1, code))
-        assert await read_frame(reader) == b"\x67\x00", hex(code)
-    powered = card.powered
-    writer.write(struct.pack(">HB", 1, 2))  # a reset: no answer, the card powers on
-    writer.write(struct.pack(">HB", 1, 4))
-    assert await read_frame(reader) == ATR
-    assert card.powered == powered + 1 and connection.state.apdus == 0
-    connection.remove()
-    assert await asyncio.wait_for(task, 5) is Removal.REQUESTED
-    server.close()
-    await server.wait_closed()
+    async with fake_reader() as (port, accepted):
+        card = Echo()
+        connection = CardConnection(card, port)
+        task = asyncio.create_task(connection.serve())
+        reader, writer = await asyncio.wait_for(accepted.get(), 5)
+        for code in (0x03, 0x05, 0x80, 0xFF):
+            writer.write(struct.pack(">HB", 1, code))
+            assert await read_frame(reader) == b"\x67\x00", hex(code)
+        powered = card.powered
+        writer.write(struct.pack(">HB", 1, 2))  # a reset: no answer, the card powers on
+        writer.write(struct.pack(">HB", 1, 4))
+        assert await read_frame(reader) == ATR
+        assert card.powered == powered + 1 and connection.state.apdus == 0
+        connection.remove()
+        assert await asyncio.wait_for(task, 5) is Removal.REQUESTED
 
 
 async def test_a_card_dropped_by_its_reader_plugs_itself_back_with_its_state() -> None:
     """The reader (owned by this process here) closes the stream: the card connects again at once,
     without a power-on, a bounded number of times; then it is removed."""
-    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await accepted.put((reader, writer))
-
-    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    card = Echo()
-    connection = CardConnection(card, port, owner=os.getpid, reconnects=2)
-    task = asyncio.create_task(connection.serve())
-    powered = card.powered
-    for _ in range(3):  # the first connection, then two reconnections
-        reader, writer = await asyncio.wait_for(accepted.get(), 5)
-        writer.write(struct.pack(">H", 9) + bytes.fromhex("00EE000004CAFEF00D"))
-        assert await read_frame(reader) == bytes.fromhex("CAFEF00D9000")
-        writer.close()
-    assert await asyncio.wait_for(task, 5) is Removal.READER_GONE
-    assert connection.state.reconnects == 2 and card.powered == powered
-    assert connection.state.events.count("reconnected (the reader had dropped the connection)") == 2
-    server.close()
-    await server.wait_closed()
+    async with fake_reader() as (port, accepted):
+        card = Echo()
+        connection = CardConnection(card, port, owner=os.getpid, reconnects=2)
+        task = asyncio.create_task(connection.serve())
+        powered = card.powered
+        for _ in range(3):  # the first connection, then two reconnections
+            reader, writer = await asyncio.wait_for(accepted.get(), 5)
+            writer.write(struct.pack(">H", 9) + bytes.fromhex("00EE000004CAFEF00D"))
+            assert await read_frame(reader) == bytes.fromhex("CAFEF00D9000")
+            writer.close()
+        assert await asyncio.wait_for(task, 5) is Removal.READER_GONE
+        assert connection.state.reconnects == 2 and card.powered == powered
+        assert connection.state.events.count("reconnected (the reader had dropped the connection)") == 2
 
 
 def sleeper() -> subprocess.Popen[bytes]:
