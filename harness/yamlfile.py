@@ -70,7 +70,8 @@ def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = 
         problems = []
         for error in exc.errors():
             location = tuple(p for p in error["loc"] if not isinstance(p, str) or not p.startswith("function-"))
-            field = ".".join(str(p) for p in location) or "(top level)"
+            # items count from 1, as people count them and as `run` numbers steps
+            field = ".".join(str(p + 1) if isinstance(p, int) else str(p) for p in location) or "(top level)"
             line = _line_of(node, location)
             problems.append(f"{path}:{line or '?'}: {field}: {error['msg']}")
         raise DataFileError(path, problems) from exc

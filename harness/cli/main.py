@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(highlight=False)
+    # Into a file or a pipe, a line is never folded at 80 columns: a path cut in two cannot be copied.
+    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
     try:
         code: int = args.handler(args, console)
         return code

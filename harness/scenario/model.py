@@ -125,10 +125,23 @@ class WorldStart(Strict):
     )
 
 
+GUIDE_PATH_ID = r"^G[CD0-9]+-\d\d$"
+"""A guide path's id, as the catalogue's files have them (``G5-03``)."""
+
+
 class Scenario(Strict):
     id: Annotated[
-        str, Field(pattern=r"^G[CD0-9]+-\d\d$", description="the guide path's id; the file name starts with it")
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+            description="the file's own id (letters, digits, - and _): a guide path's (G5-03) for the catalogue, "
+            "its own for a variant (G5-03-approbation-tardive); the file name starts with it; unique in a run",
+        ),
     ]
+    variant_of: Annotated[str, Field(pattern=GUIDE_PATH_ID)] | None = Field(
+        default=None,
+        description="the guide path this file varies (G5-03): the report counts it under that path",
+    )
     title: str = Field(description="what the path shows, in French")
     guide: str = Field(description="the guide's section this path comes from")
     personas: dict[str, Annotated[Persona, PersonaAsWritten()]] = Field(
@@ -144,6 +157,17 @@ class Scenario(Strict):
             folder = (info.context or {}).get("folder")
             return {k: resolve_persona(v, folder) for k, v in personas.items()}
         return personas
+
+    @model_validator(mode="after")
+    def a_variant_is_not_its_path(self) -> Scenario:
+        if self.variant_of is not None and self.variant_of == self.id:
+            raise ValueError(f"id: a variant needs its own id, not {self.id!r} (e.g. {self.id}-ma-variante)")
+        return self
+
+    @property
+    def path_id(self) -> str:
+        """The guide path this file plays: its own id, or the one it is a variant of."""
+        return self.variant_of or self.id
 
     def unknown_personas(self) -> list[tuple[int, str]]:
         """(step index, name) of every step that names a persona the file does not declare."""

@@ -170,6 +170,19 @@ def _verdict(result: Result) -> str:
     return "<span class=fail>ERROR (harness)</span>" if result.error else "<span class=fail>FAIL</span>"
 
 
+def _path_first(result: Result) -> tuple[str, bool, str]:
+    """A guide path, then its variants."""
+    scenario = result.scenario
+    return scenario.path_id, scenario.variant_of is not None, scenario.id
+
+
+def _covered(result: Result) -> str:
+    scenario = result.scenario
+    if scenario.variant_of is None:
+        return escape(scenario.id)
+    return f"{escape(scenario.id)} (variante de {escape(scenario.variant_of)})"
+
+
 def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
     shutil.rmtree(path.parent / "screens", ignore_errors=True)  # no screenshot of an earlier run survives
     redact = Redactor(secrets_of(results))
@@ -184,7 +197,7 @@ def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
         for r in results
     )
     cover = "".join(
-        f"<tr><td>{escape(section)}</td><td>{', '.join(r.scenario.id for r in items)}</td>"
+        f"<tr><td>{escape(section)}</td><td>{', '.join(_covered(r) for r in sorted(items, key=_path_first))}</td>"
         f"<td>{sum(r.ok for r in items)}/{len(items)}</td></tr>"
         for section, items in sorted(coverage.items())
     )

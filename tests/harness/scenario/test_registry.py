@@ -70,7 +70,7 @@ def test_a_made_up_action_is_validated_from_its_model(made_up_actions: list[str]
     path = tmp_path / "G9-01-serrure.yaml"
     path.write_text("id: G9-01\ntitle: t\nguide: g\nsteps:\n  - locksmith.pick: {doors: cave}\n")
     _, problems = load([path])
-    assert [p.split(": ")[1] for p in problems] == ["steps.0.locksmith.pick.door", "steps.0.locksmith.pick.doors"]
+    assert [p.split(": ")[1] for p in problems] == ["steps.1.locksmith.pick.door", "steps.1.locksmith.pick.doors"]
 
 
 def test_a_made_up_action_is_in_the_json_schema(made_up_actions: list[str]) -> None:

@@ -76,7 +76,7 @@ GOOD_HEAD = "id: G2-08\ntitle: t\nguide: g\n"
     ("body", "line", "says"),
     [
         ("steps:\n  - browser.opne: {site: wallet}\n", 5, "unknown action 'browser.opne'"),
-        ("steps:\n  - browser.open: {site: wallet}\n    expect: {status: deux-cents}\n", 6, "steps.0.expect.status"),
+        ("steps:\n  - browser.open: {site: wallet}\n    expect: {status: deux-cents}\n", 6, "steps.1.expect.status"),
         ("steps:\n  - clock.advance: 1h\n  - card.insert: {persona: bob}\n", 6, "unknown persona 'bob'"),
         ("world: {clock: hier}\nsteps:\n  - clock.advance: 1h\n", 4, "world.clock"),
         ("personas:\n  a: {civility: M, first_name: A, last_name: B, profession: '10', card_certificates: lost}\n"
@@ -109,25 +109,25 @@ def test_published_schema_is_current() -> None:
 @pytest.mark.parametrize(
     ("step", "line", "field", "says"),
     [
-        ("  - browser.open: {sitee: wallet, pathh: /x}\n", 5, "steps.0.browser.open.sitee", "unknown argument"),
-        ("  - browser.open:\n      site: wallet\n      pathh: /x\n", 7, "steps.0.browser.open.pathh", "takes: site"),
-        ("  - browser.open: {path: /x}\n", 5, "steps.0.browser.open.site", "needs this argument"),
-        ("  - browser.open:\n      site: portail\n", 6, "steps.0.browser.open.site", "'wallet'"),
-        ("  - browser.open: /activation\n", 5, "steps.0.browser.open", "takes a mapping"),
-        ("  - browser.back: {to: 2}\n", 5, "steps.0.browser.back", "takes no argument"),
-        ("  - browser.follow: [a, b]\n", 5, "steps.0.browser.follow", "one text value"),
-        ("  - browser.submit: {code: 012345}\n", 5, "steps.0.browser.submit.code", "in quotes"),
-        ("  - card.verify_pin: 0000\n", 5, "steps.0.card.verify_pin", "in quotes"),
-        ("  - clock.advance: demain\n", 5, "steps.0.clock.advance", "expected a duration"),
-        ("  - card.remove: 2\n", 5, "steps.0.card.remove", "less than or equal to 1"),
-        ("  - card.insert:\n      persona: alain\n      reader: deux\n", 7, "steps.0.card.insert.reader", "integer"),
-        ("  - card.fault:\n      status_words: {VERIFY: zz}\n", 6, "steps.0.card.fault.status_words", "hex digits"),
-        ("  - card.fault: {mutee: true}\n", 5, "steps.0.card.fault.mutee", "unknown argument"),
-        ("  - psc.fault: {faults: [nope]}\n", 5, "steps.0.psc.fault.faults.0", "'access_denied'"),
-        ("  - psc.fault: {client_id: a, persona: b}\n", 5, "steps.0.psc.fault", "not both"),
-        ("  - sidep.account: {login: a, password: b, kind: autre}\n", 5, "steps.0.sidep.account.kind", "'salarie'"),
-        ("  - mailbox.code: {to: a, save_as: Code-1}\n", 5, "steps.0.mailbox.code.save_as", "pattern"),
-        ("  - testssl.tls_max: 1.3\n", 5, "steps.0.testssl.tls_max", "in quotes"),
+        ("  - browser.open: {sitee: wallet, pathh: /x}\n", 5, "steps.1.browser.open.sitee", "unknown argument"),
+        ("  - browser.open:\n      site: wallet\n      pathh: /x\n", 7, "steps.1.browser.open.pathh", "takes: site"),
+        ("  - browser.open: {path: /x}\n", 5, "steps.1.browser.open.site", "needs this argument"),
+        ("  - browser.open:\n      site: portail\n", 6, "steps.1.browser.open.site", "'wallet'"),
+        ("  - browser.open: /activation\n", 5, "steps.1.browser.open", "takes a mapping"),
+        ("  - browser.back: {to: 2}\n", 5, "steps.1.browser.back", "takes no argument"),
+        ("  - browser.follow: [a, b]\n", 5, "steps.1.browser.follow", "one text value"),
+        ("  - browser.submit: {code: 012345}\n", 5, "steps.1.browser.submit.code", "in quotes"),
+        ("  - card.verify_pin: 0000\n", 5, "steps.1.card.verify_pin", "in quotes"),
+        ("  - clock.advance: demain\n", 5, "steps.1.clock.advance", "expected a duration"),
+        ("  - card.remove: 2\n", 5, "steps.1.card.remove", "less than or equal to 1"),
+        ("  - card.insert:\n      persona: alain\n      reader: deux\n", 7, "steps.1.card.insert.reader", "integer"),
+        ("  - card.fault:\n      status_words: {VERIFY: zz}\n", 6, "steps.1.card.fault.status_words", "hex digits"),
+        ("  - card.fault: {mutee: true}\n", 5, "steps.1.card.fault.mutee", "unknown argument"),
+        ("  - psc.fault: {faults: [nope]}\n", 5, "steps.1.psc.fault.faults.1", "'access_denied'"),
+        ("  - psc.fault: {client_id: a, persona: b}\n", 5, "steps.1.psc.fault", "not both"),
+        ("  - sidep.account: {login: a, password: b, kind: autre}\n", 5, "steps.1.sidep.account.kind", "'salarie'"),
+        ("  - mailbox.code: {to: a, save_as: Code-1}\n", 5, "steps.1.mailbox.code.save_as", "pattern"),
+        ("  - testssl.tls_max: 1.3\n", 5, "steps.1.testssl.tls_max", "in quotes"),
     ],
 )  # fmt: skip
 def test_wrong_arguments_name_file_line_and_field(tmp_path: Path, step: str, line: int, field: str, says: str) -> None:
@@ -142,7 +142,7 @@ def test_wrong_arguments_and_a_wrong_expect_are_reported_together(tmp_path: Path
     body = "steps:\n  - browser.open: {sitee: wallet}\n    expect: {status: deux-cents}\n"
     _, problems = load([write(tmp_path, "G2-08-x.yaml", GOOD_HEAD + body)])
     fields = sorted(p.split(": ")[1] for p in problems)
-    assert fields == ["steps.0.browser.open.site", "steps.0.browser.open.sitee", "steps.0.expect.status"]
+    assert fields == ["steps.1.browser.open.site", "steps.1.browser.open.sitee", "steps.1.expect.status"]
 
 
 def test_arguments_are_typed_once_and_give_back_what_was_written() -> None:

@@ -212,7 +212,7 @@ def test_say_is_optional_and_a_wrong_one_names_file_line_and_field(tmp_path: Pat
     (loaded, problems) = load([good, bad])
     assert [s.steps[0].say for _, s in loaded] == ["Le temps passe."]
     assert loaded[0][1].steps[1].say is None
-    assert len(problems) == 1 and problems[0].startswith(f"{bad}:6: steps.0.say: "), problems
+    assert len(problems) == 1 and problems[0].startswith(f"{bad}:6: steps.1.say: "), problems
 
 
 def test_the_five_trainer_scenarios_carry_the_guides_words() -> None:
