@@ -69,7 +69,7 @@ def load(paths: Iterable[Path]) -> tuple[list[tuple[Path, Scenario]], list[str]]
                 for index, name in unknown
             ]
             continue
-        if not path.name.startswith(scenario.id + "-"):
+        if path.stem != scenario.id and not path.name.startswith(scenario.id + "-"):
             line = line_of(path, ("id",)) or 1
             problems.append(f"{path}:{line}: id: the file name must start with the scenario id {scenario.id}-")
             continue
