@@ -76,8 +76,8 @@ def load(paths: Iterable[Path]) -> tuple[list[tuple[Path, Scenario]], list[str]]
         if scenario.variant_of is not None and scenario.variant_of not in (known := guide_path_ids()):
             close = difflib.get_close_matches(scenario.variant_of, known, n=3)
             hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(known)}"
-            line = line_of(path, ("variant_of",)) or "?"
-            problems.append(f"{path}:{line}: variant_of: no guide path {scenario.variant_of!r}{hint}")
+            where = line_of(path, ("variant_of",)) or "?"
+            problems.append(f"{path}:{where}: variant_of: no guide path {scenario.variant_of!r}{hint}")
             continue
         loaded.append((path, scenario))
     by_id: dict[str, list[tuple[Path, Scenario]]] = {}
