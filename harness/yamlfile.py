@@ -5,8 +5,10 @@ Trainers edit these files by hand; "validation error" without a place is useless
 
 from __future__ import annotations
 
+import difflib
+import types
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -49,6 +51,60 @@ def line_of(path: Path, location: tuple[int | str, ...]) -> int | None:
         return None
 
 
+EXTRA_FORBIDDEN = "Extra inputs are not permitted"
+"""pydantic's words for an unknown field: they name neither the field's mapping nor what it takes."""
+
+
+def _unknown_field(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
+    """The unknown field's message with the fields its mapping takes and the closest one."""
+    names = _fields_at(model, location[:-1])
+    if not names:
+        return "unknown field"
+    close = difflib.get_close_matches(str(location[-1]), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown field; {hint}it takes: {', '.join(names)}"
+
+
+def _fields_at(annotation: Any, location: tuple[int | str, ...]) -> list[str]:
+    """The fields (as files write them: aliases) of the mapping at ``location`` in ``annotation``."""
+    for part in location:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    models = _models(annotation)
+    return [f.alias or name for name, f in models[0].model_fields.items()] if len(models) == 1 else []
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation may hold (through Annotated, unions and None)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _models(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) for m in _models(arg)]
+    return []
+
+
+def _step(annotation: Any, part: int | str) -> Any:
+    """What is at ``part`` (a field name or a key, or an index) inside ``annotation``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _step(get_args(annotation)[0], part)
+    if origin in (Union, types.UnionType):
+        found = [a for arg in get_args(annotation) if (a := _step(arg, part)) is not None]
+        return found[0] if len(found) == 1 else None
+    if origin in (list, tuple, set) and isinstance(part, int):
+        return get_args(annotation)[0]
+    if origin is dict:
+        return get_args(annotation)[1]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = next((f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None)
+        return field.annotation if field is not None else None
+    return None
+
+
 def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
     """The file validated as ``model``; ``context`` reaches its validators (a scenario's folder, for personas)."""
     try:
@@ -73,5 +129,8 @@ def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = 
             # items count from 1, as people count them and as `run` numbers steps
             field = ".".join(str(p + 1) if isinstance(p, int) else str(p) for p in location) or "(top level)"
             line = _line_of(node, location)
-            problems.append(f"{path}:{line or '?'}: {field}: {error['msg']}")
+            message = error["msg"]
+            if error["type"] == "extra_forbidden" and message == EXTRA_FORBIDDEN and location:
+                message = _unknown_field(model, location)
+            problems.append(f"{path}:{line or '?'}: {field}: {message}")
         raise DataFileError(path, problems) from exc

@@ -49,7 +49,11 @@ class HolderModel(Strict):
     last_name: str = Field(min_length=1, description="in capitals, as on the card")
     profession: str = Field(description="TRE_G15 code: 10 médecin, 21 pharmacien, 60 infirmier…")
     rpps: str | None = Field(default=None, description="11 digits; national id 8 + RPPS (give rpps or adeli)")
-    adeli: str | None = Field(default=None, description="9 digits; national id 0 + ADELI (give rpps or adeli)")
+    adeli: str | None = Field(
+        default=None,
+        description="9 characters: digits, or 2A/2B then 7 digits (Corsica); national id 0 + ADELI "
+        "(give rpps or adeli)",
+    )
     specialty: str = Field(default="", description="specialty code (e.g. SM26), empty if none")
 
     @field_validator("profession")

@@ -34,7 +34,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
 from harness.scenario.actions import ACTIONS, Action
-from harness.scenario.expect import Expect
+from harness.scenario.expect import RESULTS, Expect
 from harness.scenario.fields import Strict
 from harness.scenario.personas import Persona, PersonaAsWritten, resolve_persona
 
@@ -73,7 +73,9 @@ class Step(BaseModel):
         name = actions[0]
         if name not in ACTIONS:
             raise ValueError(f"unknown action {name!r}; known: {', '.join(ACTIONS)}")
-        args, problems = ACTIONS[name].validate(data[name])
+        entry = ACTIONS[name]
+        args, problems = entry.validate(data[name])
+        problems += _results_it_cannot_give(entry, data.get("expect"))
         if problems:
             try:  # report a wrong expect in the same pass as wrong arguments
                 _EXPECT.validate_python(data.get("expect"))
@@ -97,6 +99,26 @@ class Step(BaseModel):
             "description": "one action, its arguments as the value, an optional expect and an optional say",
             "oneOf": [handler(file_form(action).__pydantic_core_schema__) for action in ACTIONS.values()],
         }
+
+
+def _results_it_cannot_give(entry: Action, expect: Any) -> list[Any]:
+    """``expect.fails`` on a step that makes no request (and the like) could never be checked: an error."""
+    found = []
+    for where, fields in (
+        ((), expect),
+        (("chromium",), (expect or {}).get("chromium") if isinstance(expect, dict) else None),
+    ):
+        if not isinstance(fields, dict):
+            continue
+        for name in RESULTS:
+            if name in fields and name not in entry.produces:
+                able = sorted(a.name for a in ACTIONS.values() if name in a.produces)
+                message = f"{entry.name} cannot give `{name}`; steps that can: {', '.join(able)}"
+                found.append(
+                    {"type": PydanticCustomError("result_not_produced", message), "loc": ("expect", *where, name),
+                     "input": fields[name]}
+                )  # fmt: skip
+    return found
 
 
 def file_form(action: Action) -> type[BaseModel]:

@@ -29,7 +29,10 @@ class Persona(Strict):
     last_name: str = Field(description="as the directory and the card hold it (capitals)")
     profession: str = Field(description="TRE_G15 code: 10 médecin, 21 pharmacien, 60 infirmier")
     rpps: str | None = Field(default=None, description="11 digits; national id 8 + RPPS")
-    adeli: str | None = Field(default=None, description="9 digits (nurses); national id 0 + ADELI")
+    adeli: str | None = Field(
+        default=None,
+        description="9 characters (nurses): digits, or 2A/2B then 7 digits (Corsica); national id 0 + ADELI",
+    )
     email: str | None = Field(default=None, description="as the directory holds it (None: absent)")
     mobile: str | None = Field(default=None, description="as the directory holds it (None: absent)")
     in_directory: bool = Field(default=True, description="False: the directory does not know this professional")

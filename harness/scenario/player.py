@@ -34,7 +34,7 @@ from harness.drivers.base import STEP_TIMEOUT, Browser
 from harness.drivers.protocol import ProtocolBrowser
 from harness.errors import SetupError, StepFailed
 from harness.pki import Pki
-from harness.scenario.expect import check
+from harness.scenario.expect import ExpectFields, check
 from harness.scenario.model import Scenario, Step
 from harness.scenario.stage import Stage
 from harness.world.assembly import World
@@ -224,8 +224,8 @@ async def _play_step(stage: Stage, index: int, step: Step) -> Event:
     ok, error, failure = True, False, ""
     try:
         detail = await asyncio.wait_for(do(stage, step), STEP_TIMEOUT)
-        if step.expect is not None:
-            check(stage, step.expect.for_driver(browser.name))
+        # no expect is no expectation, not no check: a failed request or a missing message still fails
+        check(stage, step.expect.for_driver(browser.name) if step.expect is not None else ExpectFields())
     except (StepFailed, TimeoutError, aiohttp.ClientError) as exc:
         detail, ok, failure = step.action, False, f"{type(exc).__name__}: {exc}"
     except SetupError:

@@ -62,6 +62,9 @@ class Stage:
         self.phone_error: str | None = None
         self.tool_failed = False
         self.tool_error = ""
+        self.nothing_received: str | None = None
+        """The address a step looked for a message at and found none (``mailbox.code``): a failure of
+        the step unless its expectation says ``no_message`` for that address."""
         self._log_marks: dict[int, int] = {}
 
     # -- what expectations read -----------------------------------------------------------------
@@ -95,6 +98,7 @@ class Stage:
     def start_step(self) -> None:
         self.browser.start_step()
         self.tool_failed, self.tool_error, self.phone_error = False, "", None
+        self.nothing_received = None
         self._log_marks = self.apdu_marks()
 
     def pin_refused(self) -> str | None:

@@ -12,7 +12,10 @@ from harness.scenario.actions.registry import Actor
 from harness.scenario.fields import Site, Strict, Text
 from harness.scenario.stage import Stage
 
-BROWSER = Actor("browser", "Le navigateur", professional=True, on_screen=True)
+BROWSER = Actor(
+    "browser", "Le navigateur", professional=True, on_screen=True,
+    produces=frozenset({"fails", "browser_error", "error"}),
+)  # fmt: skip
 DEFAULT_PIN = "1234"
 """The PIN typed when a card step names none: the built-in profiles' code porteur."""
 

@@ -84,7 +84,7 @@ async def insert(stage: Stage, args: CardInsert) -> str:
 
 @CARD.action(
     "remove", Reader | None, "remove the card from a reader", value="the reader (0 when left empty)",
-    example="- card.remove: 0\n  expect: {fails: true}",
+    example="- card.remove: 0\n  expect: {not: {apdu: INTERNAL AUTHENTICATE}}",
 )  # fmt: skip
 async def remove(stage: Stage, reader: int | None) -> str:
     number = reader or 0
@@ -103,7 +103,7 @@ async def _middleware(stage: Stage, command: list[str], script: str | None = Non
 
 @CARD.action(
     "verify_pin", Text, "type the PIN into the middleware (pkcs11-tool --login through OpenSC)", value="the PIN",
-    secrets={VALUE},
+    secrets={VALUE}, produces={"fails"},
 )  # fmt: skip
 async def verify_pin(stage: Stage, pin: str) -> str:
     return await _middleware(stage, ["pkcs11-tool", "--module", OPENSC_MODULE, "--login", "--pin", pin, "-O"])
@@ -111,7 +111,7 @@ async def verify_pin(stage: Stage, pin: str) -> str:
 
 @CARD.action(
     "unblock", Unblock, "unblock the PIN with the PUK (OpenSC's card driver, through opensc-explorer)",
-    secrets={"puk", "new_pin"},
+    secrets={"puk", "new_pin"}, produces={"fails"},
 )  # fmt: skip
 async def unblock(stage: Stage, args: Unblock) -> str:
     """Why not ``pkcs15-tool --unblock-pin``: a real CPS3's AODF gives the PIN an authId (02) that no

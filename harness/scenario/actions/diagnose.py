@@ -26,7 +26,7 @@ class DiagnoseRun(Strict):
     "run", DiagnoseRun,
     "ATSAM's diagnostic (cps-harness diagnose) of the card in reader 0, then Test SSL; check it with "
     "expect.diagnose_failed",
-    secrets={"pin"},
+    secrets={"pin"}, produces={"diagnose_failed"},
 )  # fmt: skip
 async def run(stage: Stage, args: DiagnoseRun) -> str:
     stage.diagnosis = await diagnose_world(

@@ -9,7 +9,9 @@ from harness.scenario.stage import Stage
 from simulators.world.ecps import PUSH_LIFETIME, EcpsError, Push
 from simulators.world.state import DEFAULT_DEVICE
 
-PHONE = Actor("phone", "Le téléphone (application e-CPS)", professional=True, on_screen=True)
+PHONE = Actor(
+    "phone", "Le téléphone (application e-CPS)", professional=True, on_screen=True, produces=frozenset({"error"})
+)
 PHONE_CODE = "phone_code"
 """``phone.scan`` saves the code the phone shows under this name; ``phone.type_code`` types it."""
 IGNORED_AFTER = int(PUSH_LIFETIME.total_seconds()) + 1

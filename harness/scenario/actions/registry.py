@@ -47,10 +47,12 @@ class Actor:
     """The professional plays it (browser, phone, ATSAM's diagnostic): a trainer plays these by hand."""
     on_screen: bool = False
     """It changes what the professional sees: the Chromium driver photographs the screen after it."""
+    produces: frozenset[str] = frozenset()
+    """The result expectations (``fails``, ``error``…: ``expect.RESULTS``) its actions can give, by default."""
 
     def action(
         self, verb: str, arguments: Any, summary: str, *, value: str = "", secrets: Iterable[str] = (),
-        example: str = "", card_in_browser: bool = False,
+        example: str = "", card_in_browser: bool = False, produces: Iterable[str] | None = None,
     ) -> Callable[[Handler], Handler]:  # fmt: skip
         """Register the decorated handler as the action ``<actor>.<verb>``; the handler is returned as is."""
 
@@ -59,6 +61,7 @@ class Actor:
                 Action(
                     f"{self.name}.{verb}", self, arguments, summary, handler, value=value,
                     secrets=frozenset(secrets), example=example, card_in_browser=card_in_browser,
+                    produces=self.produces if produces is None else frozenset(produces),
                 )
             )  # fmt: skip
             return handler
@@ -85,6 +88,9 @@ class Action:
     """A step as a file writes it, shown in the reference when no scenario file uses the action yet."""
     card_in_browser: bool = False
     """The step uses the card through the browser: the professional's browser needs the middleware."""
+    produces: frozenset[str] = frozenset()
+    """The result expectations a step of this action can meet: ``fails`` only where a request or a
+    command is made, ``diagnose_failed`` only after the diagnosis… (state expectations: any step)."""
 
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:

@@ -180,3 +180,30 @@ def test_message_as_json_gives_plain_values() -> None:
         "body": "Code : 4821",
         "sent_at": "2024-03-01T08:00:00+00:00",
     }
+
+
+def test_a_lost_channel_loses_its_messages_only() -> None:
+    """The SMS gateway down: no SMS arrives, e-mail does."""
+    outbox = Outbox()
+    outbox.faults.dropped_channels.add(Channel.SMS)
+    mail = outbox.send(Channel.EMAIL, MAIL, "s", "b", T0)
+    sms = outbox.send(Channel.SMS, MOBILE, "", "b", T0)
+    assert sms.deliver_at is None and outbox.mailbox(MOBILE, T0 + dt.timedelta(days=1)) == []
+    assert outbox.mailbox(MAIL, T0) == [mail]
+
+
+def test_a_channel_delay_overrides_the_common_one() -> None:
+    outbox = Outbox()
+    outbox.faults.delay = dt.timedelta(minutes=1)
+    outbox.faults.channel_delays[Channel.SMS] = dt.timedelta(minutes=20)
+    outbox.send(Channel.SMS, MOBILE, "", "b", T0)
+    outbox.send(Channel.EMAIL, MAIL, "s", "b", T0)
+    later = T0 + dt.timedelta(minutes=2)
+    assert outbox.mailbox(MOBILE, later) == [] and len(outbox.mailbox(MAIL, later)) == 1
+    assert len(outbox.mailbox(MOBILE, T0 + dt.timedelta(minutes=20))) == 1
+
+
+def test_a_mailbox_reads_one_channel() -> None:
+    outbox = Outbox()
+    outbox.send(Channel.EMAIL, MAIL, "s", "b", T0)
+    assert outbox.mailbox(MAIL, T0, Channel.SMS) == [] and len(outbox.mailbox(MAIL, T0, Channel.EMAIL)) == 1
