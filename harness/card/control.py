@@ -69,7 +69,11 @@ async def insert(request: web.Request) -> web.Response:
         profile = load_profile(str(body.get("profile", "pharmacist")))
     except (FileNotFoundError, DataFileError) as exc:
         raise error(web.HTTPBadRequest, str(exc)) from None
-    card, credentials = make_card(profile, request.app[PKI_KEY], request.app[CLOCK_KEY]())
+    now = request.app[CLOCK_KEY]()
+    try:
+        card, credentials = make_card(profile, request.app[PKI_KEY], now)
+    except ValueError as exc:  # a world clock moved where X.509 dates cannot go (before 1950…)
+        raise error(web.HTTPConflict, f"no certificate can be issued at {now.isoformat()}: {exc}") from None
     try:
         await reader.insert(card, certificates=credentials.variants)
     except CardReaderError as exc:
