@@ -63,8 +63,8 @@ class VirtualCard:
     def insert(self, profile: str = "pharmacist") -> CpxCard:
         if self.card is not None and self.host.reader(0).present:
             self.host.remove()
-        self.card, _ = make_card(load_profile(profile), self.pki)
-        self.host.insert(self.card)
+        self.card, credentials = make_card(load_profile(profile), self.pki)
+        self.host.insert(self.card, certificates=credentials.variants)
         return self.card
 
     def remove(self) -> None:

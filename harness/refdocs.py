@@ -21,8 +21,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "python -m harness.refdocs"
@@ -110,6 +111,8 @@ def type_text(tp: Any, anchors: dict[type, str]) -> str:
     """A field's type in words: ``str``, ``"M" | "MME"``, ``list of [Persona](#personas)``…"""
     origin, args = get_origin(tp), get_args(tp)
     if origin is Annotated:
+        if (written := written_type(args[1:])) is not None:
+            return type_text(written, anchors)
         constraints = _constraints(args[1:])
         return type_text(args[0], anchors) + (f" ({', '.join(constraints)})" if constraints else "")
     if origin in (Union, types.UnionType):
@@ -153,12 +156,23 @@ def default_text(info: FieldInfo) -> str:
     return f"`{json.dumps(value, ensure_ascii=False)}`"
 
 
+def written_type(metadata: Sequence[Any]) -> Any:
+    """What a file may write, when a ``BeforeValidator`` turns other forms into the field's type: the
+    type it takes (``json_schema_input_type``, as the JSON Schema says); None when there is none."""
+    for item in metadata:
+        written = getattr(item, "json_schema_input_type", Any)
+        if isinstance(item, BeforeValidator) and written not in (Any, PydanticUndefined):
+            return written
+    return None
+
+
 def model_table(model: type[BaseModel], anchors: dict[type, str]) -> str:
     """One row per field: name, type (with constraints), default, description."""
     rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
         constraints = _constraints(info.metadata)
-        kind = type_text(info.annotation, anchors) + (f" ({', '.join(constraints)})" if constraints else "")
+        written = written_type(info.metadata) or info.annotation
+        kind = type_text(written, anchors) + (f" ({', '.join(constraints)})" if constraints else "")
         rows.append(f"| `{name}` | {cell(kind)} | {cell(default_text(info))} | {cell(info.description or '')} |")
     return "\n".join(rows) + "\n"
 
@@ -233,6 +247,7 @@ def arguments_text(action: str, tp: Any, anchors: dict[type, str]) -> str:
 
 def scenario_format() -> str:
     """docs/reference/scenario-format.md, from harness/scenario/model.py and the scenario files."""
+    from harness.card.profile import CertificatesModel
     from harness.scenario import model
     from harness.scenario.actions import ACTIONS
     from harness.scenario.actions.phone import PHONE_CODE
@@ -245,6 +260,7 @@ def scenario_format() -> str:
     titles: dict[type, str] = {
         model.Scenario: "Top level",
         Persona: "Personas",
+        CertificatesModel: "Card certificates (`card_certificates`)",
         model.WorldStart: "World start",
         model.Step: "Steps",
         Expect: "Expectations",
@@ -266,6 +282,12 @@ def scenario_format() -> str:
     ]
 
     out += [f"## {titles[Persona]}\n", first_paragraph(Persona) + "\n", model_table(Persona, anchors)]
+    out += [
+        f"### {titles[CertificatesModel]}\n",
+        first_paragraph(CertificatesModel) + " Logins (Test SSL, the wallet's card path, PSC's card login) use "
+        "the authentication certificate only.\n",
+        model_table(CertificatesModel, anchors),
+    ]
     persona_dir = PERSONA_DIR
     out += [
         "### Persona files (`from:`)\n",
@@ -379,7 +401,7 @@ def card_profile() -> str:
         out.append(
             f"| [`{name}`]({link_from(page, path)}) | {holder.civility} {holder.first_name} {holder.last_name} | "
             f"{holder.national_id} | {holder.profession} {holder.profession_label} | `{profile.pin.value}` | "
-            f"`{profile.puk.value}` | `{profile.certificates.value}` | {cell(leading_comment(path))} |"
+            f"`{profile.puk.value}` | `{profile.certificates}` | {cell(leading_comment(path))} |"
         )
     example = cp.BUILTIN_DIR / f"{EXAMPLE_PROFILE}.yaml"
     out += [

@@ -6,7 +6,7 @@ admin API can mount them as they are.
 
 | method | path | body | answer |
 |---|---|---|---|
-| GET | /cards | | every reader's status (presence, PIN/PUK counters, APDU count, last removal) |
+| GET | /cards | | every reader's status (presence, certificate variants, PIN/PUK counters, APDU count, last removal) |
 | POST | /cards/{reader}/insert | ``{"profile": name or path}`` | the reader's status |
 | POST | /cards/{reader}/remove | | the reader's status |
 | POST | /cards/{reader}/reset | | the reader's status |
@@ -16,7 +16,9 @@ admin API can mount them as they are.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from simulators.web.jsonapi import error, read_object
 
 READERS_KEY = web.AppKey("readers", list[CardReader])
 PKI_KEY = web.AppKey("pki", Pki)
+CLOCK_KEY: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("card_clock")
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
@@ -66,9 +69,13 @@ async def insert(request: web.Request) -> web.Response:
         profile = load_profile(str(body.get("profile", "pharmacist")))
     except (FileNotFoundError, DataFileError) as exc:
         raise error(web.HTTPBadRequest, str(exc)) from None
-    card, _ = make_card(profile, request.app[PKI_KEY])
+    now = request.app[CLOCK_KEY]()
     try:
-        await reader.insert(card)
+        card, credentials = make_card(profile, request.app[PKI_KEY], now)
+    except ValueError as exc:  # a world clock moved where X.509 dates cannot go (before 1950…)
+        raise error(web.HTTPConflict, f"no certificate can be issued at {now.isoformat()}: {exc}") from None
+    try:
+        await reader.insert(card, certificates=credentials.variants)
     except CardReaderError as exc:
         raise error(web.HTTPConflict, str(exc)) from None
     return web.json_response(reader.status())
@@ -107,10 +114,25 @@ async def card_log(request: web.Request) -> web.Response:
     return web.json_response(lines)
 
 
-def add_routes(app: web.Application, readers: list[CardReader], pki: Pki, prefix: str = "") -> None:
-    """Mount the card routes on ``app`` (a world's admin API mounts them under ``/admin``)."""
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def add_routes(
+    app: web.Application,
+    readers: list[CardReader],
+    pki: Pki,
+    prefix: str = "",
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> None:
+    """Mount the card routes on ``app`` (a world's admin API mounts them under ``/admin``).
+
+    ``clock``: when inserted cards' certificates are issued from (a world's clock, whose time a
+    scenario sets: an ``expired`` certificate is expired at that time, a valid one valid then).
+    """
     app[READERS_KEY] = readers
     app[PKI_KEY] = pki
+    app[CLOCK_KEY] = clock
     app.router.add_get(prefix + "/cards", list_cards)
     app.router.add_post(prefix + "/cards/{reader}/insert", insert)
     app.router.add_post(prefix + "/cards/{reader}/remove", remove)

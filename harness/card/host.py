@@ -20,6 +20,7 @@ from harness.card.reader import CardReader, CardReaderError, readers_of
 from harness.card.vpcd import Card, Removal
 from harness.middleware import client_env
 from harness.pcsc.stack import PcscStack
+from harness.pki import CertVariants
 
 T = TypeVar("T")
 
@@ -53,9 +54,9 @@ class CardHost:
         except IndexError:
             raise IndexError(f"reader {index}: this stack has readers 0-{len(self.readers) - 1}") from None
 
-    def insert(self, card: Card, reader: int = 0) -> None:
+    def insert(self, card: Card, reader: int = 0, certificates: CertVariants | None = None) -> None:
         try:
-            self._call(self.reader(reader).insert(card))
+            self._call(self.reader(reader).insert(card, certificates=certificates))
         except CardReaderError as exc:  # what pcscd said is the only clue to why it did not take the card
             raise CardReaderError(f"{exc}; pcscd's log ends with:\n{self.stack.log_tail()}") from exc
 

@@ -1,8 +1,8 @@
 """Card profiles: the YAML a trainer edits to describe a CPS card, and how it becomes a card.
 
 A profile names the holder, the activities, the codes and their counters, the certificate
-variant (from the test PKI) and the faults. ``build_card`` issues the certificates and hands
-the sans-IO card everything as plain objects.
+variants (from the test PKI: one for both certificates, or one each) and the faults.
+``build_card`` issues the certificates and hands the sans-IO card everything as plain objects.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from cryptography.hazmat.primitives import serialization
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from harness.pki import CardCredentials, CertVariant, Pki, Professional
+from harness.pki import CardCredentials, CertVariant, CertVariants, Pki, Professional
 from harness.yamlfile import load_model
 from simulators import identifiers
 from simulators.card.cpx import CpxCard
@@ -182,6 +182,74 @@ class FaultsModel(Strict):
         return faults
 
 
+class CertificatesModel(Strict):
+    """Each certificate of the card on its own, ``{authentication: expired, signature: valid}``; one
+    variant (``expired``) stands for both. An omitted key is ``valid`` in a card profile, and keeps
+    the profile's variant in a persona's ``card_certificates`` (an override).
+
+    Logins use the authentication certificate only: the signature one is what a card signs
+    documents with, so a scenario can show a card that cannot log in but can still sign.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # as ``_one_for_both`` refuses ``{}``
+
+    authentication: CertVariant | None = Field(
+        default=None,
+        description="the authentication certificate: TLS client authentication (Test SSL, the wallet's card path, "
+        "PSC's card login)",
+    )
+    signature: CertVariant | None = Field(
+        default=None, description="the signature certificate (non-repudiation): no login uses it"
+    )
+
+    def variants(self) -> CertVariants:
+        """What the test PKI issues: an omitted certificate is valid."""
+        return CertVariants(self.authentication or CertVariant.VALID, self.signature or CertVariant.VALID)
+
+    def overridden_by(self, override: CertificatesModel) -> CertificatesModel:
+        """This card's variants with ``override``'s given keys on top (a persona over its profile)."""
+        return CertificatesModel(
+            authentication=self.authentication if override.authentication is None else override.authentication,
+            signature=self.signature if override.signature is None else override.signature,
+        )
+
+    def __str__(self) -> str:
+        return str(self.variants())
+
+
+def _one_for_both(value: Any) -> Any:
+    """``expired`` means both certificates; a mapping names each (at least one of them).
+
+    Checked here rather than by a union of the two forms, so a mistake gets one error that names
+    the field, not one per form tried.
+    """
+    if isinstance(value, str):  # a CertVariant too
+        if value not in {v.value for v in CertVariant}:
+            raise ValueError(
+                f"{value!r} is not a certificate variant: {', '.join(v.value for v in CertVariant)} "
+                "(or one per certificate: {authentication: …, signature: …})"
+            )
+        return {"authentication": value, "signature": value}
+    if isinstance(value, dict) and not value:
+        raise ValueError("give authentication, signature or both (or one variant for both)")
+    if not isinstance(value, dict | CertificatesModel):
+        raise ValueError("one variant for both certificates, or {authentication: …, signature: …}")
+    return value
+
+
+Certificates = Annotated[
+    CertificatesModel, BeforeValidator(_one_for_both, json_schema_input_type=CertVariant | CertificatesModel)
+]
+"""A card's certificate variants as files write them: one variant for both, or a mapping per certificate."""
+_CERTIFICATES: TypeAdapter[CertificatesModel] = TypeAdapter(Certificates)
+
+
+def parse_certificates(value: object) -> CertificatesModel:
+    """``expired``, ``{"authentication": "expired"}``…, as a profile's ``certificates:`` takes them
+    (for options given outside a file); ``pydantic.ValidationError`` says what is wrong."""
+    return _CERTIFICATES.validate_python(value)
+
+
 class CardProfile(Strict):
     """One CPS card, as a trainer describes it."""
 
@@ -191,8 +259,10 @@ class CardProfile(Strict):
     )
     pin: CodeModel = Field(default=CodeModel(value="1234"), description="the code porteur: 4 digits")
     puk: PukModel = Field(default=PukModel(value="12345678"), description="the code de déblocage: 8 digits")
-    certificates: CertVariant = Field(
-        default=CertVariant.VALID, description="the certificates the test PKI issues for this card"
+    certificates: Certificates = Field(
+        default=CertificatesModel(authentication=CertVariant.VALID, signature=CertVariant.VALID),
+        description="the certificates the test PKI issues for this card: one variant for both, or "
+        "{authentication: …, signature: …} (an omitted one is valid)",
     )
     serial: str = Field(default="0000000001", pattern=r"^[0-9A-Fa-f]{10}$", description="the card's serial number")
     label: str = Field(default="CPS3v3-TEST", description="the PKCS#15 token label")
@@ -250,6 +320,7 @@ def card_spec(profile: CardProfile, credentials: CardCredentials) -> CardSpec:
         puk=profile.puk.code(),
         serial=bytes.fromhex(profile.serial),
         label=profile.label,
+        # the card's end date (CPS_ID_CARD) follows the authentication certificate, the one logins meet
         expiry=credentials.authentication.certificate.not_valid_after_utc.date(),
         t0_get_response=profile.t0_get_response,
         faults=profile.faults.faults(),
@@ -258,5 +329,7 @@ def card_spec(profile: CardProfile, credentials: CardCredentials) -> CardSpec:
 
 def make_card(profile: CardProfile, pki: Pki, now: dt.datetime | None = None) -> tuple[CpxCard, CardCredentials]:
     """Issue the profile's certificates on ``pki`` (world clock ``now``) and build the card."""
-    credentials = pki.cards.issue(profile.professional(), now or dt.datetime.now(dt.UTC), profile.certificates)
+    credentials = pki.cards.issue(
+        profile.professional(), now or dt.datetime.now(dt.UTC), profile.certificates.variants()
+    )
     return build_card(card_spec(profile, credentials)), credentials

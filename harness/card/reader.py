@@ -15,6 +15,7 @@ from typing import Any
 from harness.card.vpcd import Card, CardConnection, Removal
 from harness.errors import HarnessError
 from harness.pcsc.stack import PcscStack
+from harness.pki import CertVariants
 from simulators.card.cpx import CpxCard
 from simulators.card.view import CardView
 
@@ -42,6 +43,8 @@ class CardReader:
     seen_by: Callable[[str, bool, float], bool] | None = None
     owner: Callable[[], int | None] | None = None
     card: Card | None = None
+    certificates: CertVariants | None = None
+    """What the card's certificates were issued as, when the inserter said (status shows it)."""
     _connection: CardConnection | None = None
     _task: asyncio.Task[Removal] | None = None
     last_removal: Removal | None = None
@@ -50,8 +53,13 @@ class CardReader:
     def present(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def insert(self, card: Card, timeout: float = INSERT_TIMEOUT) -> None:
+    async def insert(
+        self, card: Card, timeout: float = INSERT_TIMEOUT, *, certificates: CertVariants | None = None
+    ) -> None:
         """Plug ``card`` in and wait until pcscd powers it (it then lists it as present).
+
+        ``certificates``: the variants its certificates were issued as, for ``status`` (a card
+        cannot tell an expired or revoked certificate from a valid one: only its issuer knows).
 
         pcscd powers a card when its poller sees the slot go from empty to full. If another thread
         of pcscd learnt of the last card's removal first (a client's disconnect asks for presence
@@ -64,6 +72,7 @@ class CardReader:
         if self._task is not None:
             await self.remove()  # the last card left on its own (fault, watchdog): let pcscd see it gone
         self.card = card
+        self.certificates = certificates
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         connection = self._connection = CardConnection(
@@ -119,6 +128,8 @@ class CardReader:
             info["removal"] = self._task.result().value
         elif self.last_removal:
             info["removal"] = self.last_removal.value
+        if self.certificates is not None and self.present:
+            info["certificates"] = self.certificates.as_json()
         if isinstance(card, CpxCard):
             view = CardView(card)
             info["codes"] = {

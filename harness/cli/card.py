@@ -107,7 +107,8 @@ async def serve(profile: str | None, control_path: Path, as_json: bool, console:
         await web.UnixSite(runner, str(control_path)).start()
         try:
             if profile:
-                await readers[0].insert(make_card(load_profile(profile), pki)[0])
+                card, credentials = make_card(load_profile(profile), pki)
+                await readers[0].insert(card, certificates=credentials.variants)
             info = {
                 "PCSCLITE_CSOCK_NAME": str(stack.socket_path),
                 "PKCS11_MODULE_PATH": client_env(stack).get("PKCS11_MODULE_PATH"),
@@ -177,19 +178,28 @@ def _pair(text: str) -> tuple[str, str]:
 
 def _status_table(readers: list[dict[str, Any]]) -> Table:
     table = Table(title="virtual readers")
-    for column in ("reader", "card", "PIN tries", "PUK tries", "APDUs", "last removal"):
+    for column in ("reader", "card", "certificates", "PIN tries", "PUK tries", "APDUs", "last removal"):
         table.add_column(column)
     for r in readers:
         codes = r.get("codes", {})
         table.add_row(
             r["reader"],
             "present" if r["present"] else "empty",
+            _certificates(r.get("certificates")),
             _tries(codes.get("pin")),
             _tries(codes.get("puk")),
             str(r.get("apdus", "")),
             r.get("removal", ""),
         )
     return table
+
+
+def _certificates(variants: dict[str, str] | None) -> str:
+    """``expired`` when both certificates are alike, else ``auth expired, sign valid``."""
+    if not variants:
+        return ""
+    auth, sign = variants["authentication"], variants["signature"]
+    return auth if auth == sign else f"auth {auth}, sign {sign}"
 
 
 def _tries(code: dict[str, Any] | None) -> str:

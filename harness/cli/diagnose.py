@@ -8,12 +8,27 @@ import getpass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from harness.card.profile import CertificatesModel, parse_certificates
 from harness.pki import CertVariant
 
 WORLD_ONLY_OPTIONS = ("profile", "no_card", "card_fault", "certificates", "pin_tries_left", "no_middleware")
+
+
+def certificates_option(text: str) -> CertificatesModel:
+    """``expired``, or ``authentication=expired,signature=valid`` (either key alone too)."""
+    value: object = text
+    if "=" in text:
+        pairs = [pair.partition("=") for pair in text.split(",")]
+        value = {key.strip(): variant.strip() for key, _, variant in pairs}
+    try:
+        return parse_certificates(value)
+    except ValidationError as exc:
+        why = "; ".join(f"{'.'.join(map(str, e['loc'])) or text}: {e['msg']}" for e in exc.errors())
+        raise argparse.ArgumentTypeError(why) from None
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -41,8 +56,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help='world: the card answers this status word, e.g. "INTERNAL AUTHENTICATE=6F00" (repeatable)',
     )  # fmt: skip
     diagnose.add_argument(
-        "--certificates", choices=[v.value for v in CertVariant],
-        help="world: the card's certificates (default: the profile's)",
+        "--certificates", type=certificates_option, metavar="VARIANT|authentication=V,signature=V",
+        help=f"world: the card's certificates, one variant for both ({', '.join(v.value for v in CertVariant)}) "
+        "or per certificate, an omitted one keeping the profile's (default: the profile's)",
     )  # fmt: skip
     diagnose.add_argument(
         "--pin-tries-left", type=int, choices=range(4), metavar="{0..3}", help="world: PIN tries left (0: blocked)"
@@ -94,7 +110,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             return 2
         options = WorldOptions(
             profile=args.profile, card=not args.no_card, faults=tuple(args.card_fault),
-            certificates=CertVariant(args.certificates) if args.certificates else None,
+            certificates=args.certificates,
             pin_tries_left=args.pin_tries_left, tls_max=args.tls_max, middleware=not args.no_middleware,
             nssdb=args.nssdb, module=module,
         )  # fmt: skip

@@ -34,6 +34,11 @@ CPX_ATR_MASK = bytes.fromhex("FF00000000FFFFFFFFFFFF000000FFFFFF")
 SW_OK, SW_BLOCKED, SW_NOT_FOUND = 0x9000, 0x6983, 0x6A82
 AUTH_LABEL = "Authentification"
 """The authentication certificate's label holds this word (``Certificat d'Authentification CPS``)."""
+SIGN_LABEL = "Signature"
+"""The signature certificate's label holds this word (``Certificat de Signature CPS``)."""
+SIGNATURE_ASIDE = "signature certificate (no login uses it)"
+"""How the validity and revocation checks name the other certificate: they judge the authentication
+one, the only one a browser presents, and mention the signature one's state for whoever reads on."""
 PSS = "RSA-PKCS-PSS"
 
 ANOTHER_BROWSER = "Essayez de renouveler ces opérations avec un autre navigateur."
@@ -61,8 +66,12 @@ CHECKS: tuple[CheckInfo, ...] = (
     CheckInfo("middleware-nss", "middleware in the browser (NSS)", "Module déclaré dans le navigateur"),
     CheckInfo("certificate", "authentication certificate", "Certificat d'authentification"),
     CheckInfo("chain", "chain to the IGC-Santé root", "Chaîne de certification IGC-Santé"),
-    CheckInfo("validity", "validity", "Validité du certificat"),
-    CheckInfo("revocation", "revocation (CRL, OCSP)", "Révocation (liste de révocation, OCSP)"),
+    CheckInfo("validity", "validity of the authentication certificate", "Validité du certificat d'authentification"),
+    CheckInfo(
+        "revocation",
+        "revocation of the authentication certificate (CRL, OCSP)",
+        "Révocation du certificat d'authentification (liste de révocation, OCSP)",
+    ),
     CheckInfo("pin", "PIN status", "Code porteur"),
     CheckInfo("testssl", "Test SSL", "Test SSL"),
 )
@@ -299,6 +308,10 @@ class ModuleState:
         return next((c for c in self.certificates if AUTH_LABEL in c.label), None)
 
     @property
+    def signature(self) -> CertObject | None:
+        return next((c for c in self.certificates if SIGN_LABEL in c.label), None)
+
+    @property
     def has_pss(self) -> bool:
         return PSS in self.mechanisms
 
@@ -525,30 +538,58 @@ def _cn(certificate: x509.Certificate) -> str:
     return str(values[0].value) if values else name_text(certificate.subject)
 
 
-def check_validity(der: bytes, now: dt.datetime, clock: str = "world clock") -> Check:
+def dates_state(certificate: x509.Certificate, now: dt.datetime) -> Literal["valid", "expired", "not-yet-valid"]:
+    if now < certificate.not_valid_before_utc:
+        return "not-yet-valid"
+    if now > certificate.not_valid_after_utc:
+        return "expired"
+    return "valid"
+
+
+def _span(certificate: x509.Certificate) -> str:
+    return f"valid {certificate.not_valid_before_utc:%Y-%m-%d} to {certificate.not_valid_after_utc:%Y-%m-%d}"
+
+
+def check_validity(der: bytes, now: dt.datetime, clock: str = "world clock", signature: bytes | None = None) -> Check:
+    """The authentication certificate's dates decide (a browser presents no other); the signature
+    certificate's (``signature``, when it could be read) are told beside, never judged."""
     certificate = load_certificate(der)
     if certificate is None:
         return fail("validity", "no certificate", "Aucun certificat à vérifier.")
-    start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
-    span = f"valid {start:%Y-%m-%d} to {end:%Y-%m-%d}, {clock} {now:%Y-%m-%d %H:%M} UTC"
-    if now < start:
+    end = certificate.not_valid_after_utc
+    span = f"{_span(certificate)}, {clock} {now:%Y-%m-%d %H:%M} UTC"
+    aside, data = "", {}
+    if (signed := load_certificate(signature)) is not None:
+        data = {"signature": dates_state(signed, now)}
+        dates = f"{signed.not_valid_before_utc:%Y-%m-%d} to {signed.not_valid_after_utc:%Y-%m-%d}"
+        aside = f"; {SIGNATURE_ASIDE}: {data['signature']} ({dates})"
+    state = dates_state(certificate, now)
+    if state == "not-yet-valid":
         return fail(
             "validity",
-            f"not yet valid: {span}",
+            f"authentication certificate not yet valid: {span}{aside}",
             OUTCOMES["not-yet-valid"].message or "",
             (SUPPORT,),
             "check the computer's date; else wait for the card's validity to begin",
+            **data,
         )
-    if now > end:
+    if state == "expired":
         return fail(
             "validity",
-            f"expired: {span}",
+            f"authentication certificate expired: {span}{aside}",
             OUTCOMES["expired"].message or "",
             ("Commandez une nouvelle carte CPS.", SUPPORT),
             "the card must be renewed",
+            **data,
         )
     days = (end - now).days
-    return ok("validity", span, f"Certificat valide jusqu'au {end:%d/%m/%Y}.", days_left=days)
+    return ok(
+        "validity",
+        f"authentication certificate {span}{aside}",
+        f"Certificat d'authentification valide jusqu'au {end:%d/%m/%Y}.",
+        days_left=days,
+        **data,
+    )
 
 
 def crl_urls(certificate: x509.Certificate) -> list[str]:
@@ -631,6 +672,12 @@ def ocsp_verdict(
     return "unknown", "OCSP: unknown to the responder"
 
 
+def _revocation_state(verdicts: Sequence[tuple[str, str]]) -> str:
+    """Revoked if either source says so; good if one source vouches and none says revoked."""
+    states = {state for state, _ in verdicts}
+    return "revoked" if "revoked" in states else "good" if "good" in states else "unknown"
+
+
 def check_revocation(
     der: bytes,
     issuer: x509.Certificate | None,
@@ -638,32 +685,40 @@ def check_revocation(
     ocsp_der: bytes | None,
     now: dt.datetime,
     errors: Sequence[str] = (),
+    signature: tuple[bytes, bytes | None] | None = None,
 ) -> Check:
-    """Revoked if either source says so; good if one source vouches and none says revoked."""
+    """The authentication certificate's state decides: revoked if either source says so; good if
+    one source vouches and none says revoked. ``signature`` (its DER and OCSP answer; the CRL is
+    the same) is told beside, never judged: each certificate is revoked on its own."""
     certificate = load_certificate(der)
     if certificate is None or issuer is None:
         return fail("revocation", "no certificate or no issuer to check against", "Révocation non vérifiable.")
     verdicts = [crl_verdict(certificate, issuer, crl_der, now), ocsp_verdict(certificate, issuer, ocsp_der)]
-    detail = "; ".join([why for _, why in verdicts] + list(errors))
-    states = {state for state, _ in verdicts}
-    if "revoked" in states:
+    detail = "authentication certificate: " + "; ".join([why for _, why in verdicts] + list(errors))
+    data = {"crl": verdicts[0][0], "ocsp": verdicts[1][0]}
+    if signature is not None and (signed := load_certificate(signature[0])) is not None:
+        aside = [crl_verdict(signed, issuer, crl_der, now), ocsp_verdict(signed, issuer, signature[1])]
+        data["signature"] = _revocation_state(aside)
+        detail += f"; {SIGNATURE_ASIDE}: {data['signature']} ({'; '.join(why for _, why in aside)})"
+    state = _revocation_state(verdicts)
+    if state == "revoked":
         return fail(
             "revocation",
             detail,
             OUTCOMES["revoked"].message or "",
             (NEW_CARD, INCIDENT_FORM, SUPPORT),
             "a revoked card stays revoked: it must be replaced",
-            crl=verdicts[0][0],
-            ocsp=verdicts[1][0],
+            **data,
         )
-    if "good" in states:
-        return ok("revocation", detail, "Certificat non révoqué.", crl=verdicts[0][0], ocsp=verdicts[1][0])
+    if state == "good":
+        return ok("revocation", detail, "Certificat d'authentification non révoqué.", **data)
     return fail(
         "revocation",
         detail,
         "L'état de révocation du certificat n'a pas pu être vérifié.",
         (SUPPORT,),
         "the IGC-Santé publication site (CRL, OCSP) must be reachable",
+        **data,
     )
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from harness.card.profile import FaultsModel, load_profile, make_card
+from harness.card.profile import CertificatesModel, FaultsModel, load_profile, make_card, parse_certificates
 from harness.diagnose import checks as c
 from harness.diagnose import probes
 from harness.middleware import OPENSC_MODULE, MiddlewareError, client_env, make_nss_db
@@ -140,6 +140,7 @@ async def diagnose(target: Target) -> Diagnosis:
     nss = c.check_nss(await probes.nss_state(target.nssdb, env), os.path.realpath(target.module))
 
     der: bytes | None = None
+    signature: bytes | None = None  # told beside the authentication certificate's verdicts, never judged
     auth = module.authentication
     if not middleware.ok:
         certificate = _needs("certificate", middleware)
@@ -151,10 +152,12 @@ async def diagnose(target: Target) -> Diagnosis:
         read = await probes.read_certificate(module, auth, env)
         certificate = c.check_certificate(read)
         der = read.der if certificate.ok else None
+        if der is not None and module.signature is not None:
+            signature = (await probes.read_certificate(module, module.signature, env)).der
 
-    chain, revocation = await _igc_checks(target, der, certificate)
+    chain, revocation = await _igc_checks(target, der, certificate, signature)
     clock = "world clock" if target.world else "this computer's clock"
-    validity = c.check_validity(der, target.now, clock) if der else _needs("validity", certificate)
+    validity = c.check_validity(der, target.now, clock, signature) if der else _needs("validity", certificate)
     pin = c.check_pin(pcsc) if recognised.ok else _needs("pin", recognised)
     testssl = await _testssl(target, module, der, auth, middleware, nss, pin)
     checks = (service, readers, present, recognised, middleware, nss, certificate, chain, validity, revocation,
@@ -166,8 +169,12 @@ async def diagnose(target: Target) -> Diagnosis:
     return Diagnosis(target.mode, target.description, checks, target.now, time.perf_counter() - started, notes)
 
 
-async def _igc_checks(target: Target, der: bytes | None, certificate: c.Check) -> tuple[c.Check, c.Check]:
-    """Chain and revocation through the world's IGC-Santé publication site (caIssuers, CRL, OCSP)."""
+async def _igc_checks(
+    target: Target, der: bytes | None, certificate: c.Check, signature: bytes | None = None
+) -> tuple[c.Check, c.Check]:
+    """Chain and revocation through the world's IGC-Santé publication site (caIssuers, CRL, OCSP),
+    for the authentication certificate; the signature certificate's OCSP answer is asked too, so
+    the revocation check can tell its state beside."""
     if der is None:
         return _needs("chain", certificate), _needs("revocation", certificate)
     leaf = x509.load_der_x509_certificate(der)
@@ -189,7 +196,12 @@ async def _igc_checks(target: Target, der: bytes | None, certificate: c.Check) -
         issuer = next((i for i in [*intermediates, *roots] if i.subject == leaf.issuer), None)
         crl = await publication.crl(leaf)
         ocsp = await publication.ocsp(leaf, issuer) if issuer is not None else None
-        return chain, c.check_revocation(der, issuer, crl, ocsp, target.now, publication.errors)
+        errors = list(publication.errors)  # the authentication certificate's: the verdict's own
+        signed = c.load_certificate(signature)
+        aside = None
+        if signature is not None and signed is not None and issuer is not None and signed.issuer == issuer.subject:
+            aside = (signature, await publication.ocsp(signed, issuer))
+        return chain, c.check_revocation(der, issuer, crl, ocsp, target.now, errors, aside)
 
 
 def _locate(world: World, url: str) -> str:
@@ -244,7 +256,8 @@ class WorldOptions:
     card: bool = True
     faults: Sequence[str] = ()
     """``INS=SW`` pairs, e.g. ``INTERNAL AUTHENTICATE=6F00``."""
-    certificates: CertVariant | None = None
+    certificates: CertVariant | CertificatesModel | None = None
+    """One variant for both certificates, or per certificate over the profile's (as a persona's)."""
     pin_tries_left: int | None = None
     tls_max: str | None = None
     middleware: bool = True
@@ -300,7 +313,7 @@ async def diagnose_new_world(options: WorldOptions, pki: Pki | None = None) -> D
     profile = load_profile(options.profile)
     updates: dict[str, Any] = {}
     if options.certificates is not None:
-        updates["certificates"] = CertVariant(options.certificates)
+        updates["certificates"] = profile.certificates.overridden_by(parse_certificates(options.certificates))
     if options.pin_tries_left is not None:
         updates["pin"] = profile.pin.model_copy(update={"tries_left": options.pin_tries_left})
     if options.faults:
@@ -316,9 +329,9 @@ async def diagnose_new_world(options: WorldOptions, pki: Pki | None = None) -> D
                 ):
                     reply.raise_for_status()
             if options.card:
-                card, _ = make_card(profile, world.pki, world.state.now())
-                await world.readers[0].insert(card)
-            held = f"{options.profile} card ({profile.certificates.value})" if options.card else "no card"
+                card, credentials = make_card(profile, world.pki, world.state.now())
+                await world.readers[0].insert(card, certificates=credentials.variants)
+            held = f"{options.profile} card (certificates {profile.certificates})" if options.card else "no card"
             faults = f", faults {', '.join(options.faults)}" if options.faults else ""
             tls = f", Test SSL up to TLS {options.tls_max}" if options.tls_max else ""
             description = f"world: {held} in {world.readers[0].name}{faults}{tls}"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from harness.cache import default_cache_dir
-from harness.pki.card import CardCredentials, CardPki, CertVariant, Issued, Professional
+from harness.pki.card import CardCredentials, CardPki, CertVariant, CertVariants, Issued, Professional
 from harness.pki.keys import KeyStore
 from harness.pki.server import ServerPki
 from simulators.web import hosts as site_hosts
@@ -20,6 +20,7 @@ __all__ = [
     "CardCredentials",
     "CardPki",
     "CertVariant",
+    "CertVariants",
     "Issued",
     "KeyStore",
     "Pki",

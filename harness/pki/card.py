@@ -47,6 +47,33 @@ class CertVariant(enum.StrEnum):
     """The card holds a key that does not match its certificate: signatures fail to verify."""
 
 
+@dataclass(frozen=True)
+class CertVariants:
+    """The variant of each of a card's two certificates, issued and revoked independently.
+
+    Logins (Test SSL, the wallet's card path, PSC's card login) use the authentication
+    certificate only, so "authentication expired, signature valid" is a card that cannot log in
+    although it can still sign: a scenario has to be able to say it.
+    """
+
+    authentication: CertVariant = CertVariant.VALID
+    signature: CertVariant = CertVariant.VALID
+
+    @classmethod
+    def of(cls, variant: CertVariant | CertVariants) -> CertVariants:
+        """One variant stands for both certificates."""
+        return variant if isinstance(variant, CertVariants) else cls(variant, variant)
+
+    def as_json(self) -> dict[str, str]:
+        return {"authentication": self.authentication.value, "signature": self.signature.value}
+
+    def __str__(self) -> str:
+        """``expired`` when both are alike, else ``authentication expired, signature valid``."""
+        if self.authentication is self.signature:
+            return self.authentication.value
+        return f"authentication {self.authentication.value}, signature {self.signature.value}"
+
+
 class Usage(enum.StrEnum):
     AUTHENTICATION = "auth"
     SIGNATURE = "sign"
@@ -70,6 +97,8 @@ class Issued:
     certificate: x509.Certificate
     key: rsa.RSAPrivateKey
     chain: tuple[x509.Certificate, ...]
+    variant: CertVariant = CertVariant.VALID
+    """What it was issued as (``revoked``: on the CRL from its issuance on)."""
 
     @property
     def serial_hex(self) -> str:
@@ -113,9 +142,12 @@ class CardCredentials:
     """The two key pairs of a CPS card: authentication (TLS, PSC) and signature."""
 
     professional: Professional
-    variant: CertVariant
     authentication: Issued
     signature: Issued
+
+    @property
+    def variants(self) -> CertVariants:
+        return CertVariants(self.authentication.variant, self.signature.variant)
 
     def __iter__(self) -> Iterator[Issued]:
         return iter((self.authentication, self.signature))
@@ -181,29 +213,40 @@ class CardPki:
         self,
         professional: Professional,
         now: dt.datetime,
-        variant: CertVariant = CertVariant.VALID,
+        variant: CertVariant | CertVariants = CertVariant.VALID,
         *,
         validity: dt.timedelta = CARD_VALIDITY,
     ) -> CardCredentials:
-        """Both certificates of a card, shaped by ``variant`` relative to ``now`` (the world clock).
+        """Both certificates of a card, each shaped by its variant relative to ``now`` (the world clock).
 
+        One ``variant`` stands for both certificates; ``CertVariants`` gives each its own.
         ``expired`` lies wholly in the past (like the guide's 2018–2021 example), ``not-yet-valid``
         starts in 30 days, ``revoked`` is valid but on the CRL and answered revoked by OCSP from
-        ``now`` on, ``wrong-key`` pairs each certificate with another key on the card.
+        ``now`` on (that certificate only: its serial is its own), ``wrong-key`` pairs the
+        certificate with another key on the card.
         """
+        variants = CertVariants.of(variant)
+        auth, sign = (
+            self._issue_shaped(professional, usage, shaped, now, validity)
+            for usage, shaped in (
+                (Usage.AUTHENTICATION, variants.authentication),
+                (Usage.SIGNATURE, variants.signature),
+            )
+        )
+        return CardCredentials(professional, auth, sign)
+
+    def _issue_shaped(
+        self, who: Professional, usage: Usage, variant: CertVariant, now: dt.datetime, validity: dt.timedelta
+    ) -> Issued:
         not_before = now - dt.timedelta(days=1)
         if variant is CertVariant.EXPIRED:
             not_before = now - validity - dt.timedelta(days=30)
         elif variant is CertVariant.NOT_YET_VALID:
             not_before = now + dt.timedelta(days=30)
-        auth, sign = (
-            self._issue_one(professional, usage, variant, not_before, not_before + validity)
-            for usage in (Usage.AUTHENTICATION, Usage.SIGNATURE)
-        )
+        issued = self._issue_one(who, usage, variant, not_before, not_before + validity)
         if variant is CertVariant.REVOKED:
-            for issued in (auth, sign):
-                self.revoke(issued.certificate, now)
-        return CardCredentials(professional, variant, auth, sign)
+            self.revoke(issued.certificate, now)
+        return issued
 
     def _issue_one(
         self,
@@ -255,7 +298,7 @@ class CardPki:
             builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         certificate = builder.sign(self.personnes.key, hashes.SHA256())
         self.personnes.issued.add(certificate.serial_number)
-        return Issued(certificate, card_key, self.chain)
+        return Issued(certificate, card_key, self.chain, variant)
 
     # -- revocation (the card declared lost: "opposition") ---------------------------------
     def revoke(

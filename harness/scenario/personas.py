@@ -11,7 +11,7 @@ from pydantic import Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from harness.pki import CertVariant
+from harness.card.profile import Certificates
 from harness.scenario.catalogue import packaged_personas
 from harness.scenario.fields import Strict
 from simulators import identifiers
@@ -38,7 +38,11 @@ class Persona(Strict):
     in_directory: bool = Field(default=True, description="False: the directory does not know this professional")
     ecps_password: str | None = Field(default=None, description="an e-CPS already activated with this password")
     card: str | None = Field(default=None, description="card profile (built-in name or YAML path) for this persona")
-    card_certificates: CertVariant | None = Field(default=None, description="overrides the profile's certificates")
+    card_certificates: Certificates | None = Field(
+        default=None,
+        description="overrides the profile's certificates: one variant for both, or {authentication: …, "
+        "signature: …} (an omitted one keeps the profile's)",
+    )
     card_pin_tries_left: int | None = Field(
         default=None, ge=0, le=3, description="PIN tries left on the card (overrides the profile; 0: blocked)"
     )

@@ -220,7 +220,7 @@ class World:
         if self.with_cards:
             self.stack = PcscStack().start()
             self.readers = readers_of(self.stack)
-            card_control.add_routes(admin, self.readers, pki, prefix="/admin")
+            card_control.add_routes(admin, self.readers, pki, prefix="/admin", clock=state.now)
         plan.append(("admin", LOOPBACK, admin, None))
         for name, host, app, context in plan:
             running = await start_site(name, app, host=self.bind, ssl_context=context)

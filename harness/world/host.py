@@ -175,8 +175,8 @@ class WorldHost:
 
     def insert_card(self, profile: str = "pharmacist", reader: int = 0) -> CpxCard:
         assert self.world.pki is not None
-        card, _ = make_card(load_profile(profile), self.world.pki, self.world.state.now())
-        self.run(self.world.readers[reader].insert(card))
+        card, credentials = make_card(load_profile(profile), self.world.pki, self.world.state.now())
+        self.run(self.world.readers[reader].insert(card, certificates=credentials.variants))
         return card
 
     def remove_card(self, reader: int = 0) -> None:

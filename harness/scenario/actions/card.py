@@ -61,7 +61,7 @@ async def insert(stage: Stage, args: CardInsert) -> str:
         profile = load_profile(persona.card)
     updates: dict[str, Any] = {}
     if persona.card_certificates is not None:
-        updates["certificates"] = persona.card_certificates
+        updates["certificates"] = profile.certificates.overridden_by(persona.card_certificates)
     if persona.card_pin_tries_left is not None:
         updates["pin"] = profile.pin.model_copy(update={"tries_left": persona.card_pin_tries_left})
     puk_updates = {
@@ -73,13 +73,13 @@ async def insert(stage: Stage, args: CardInsert) -> str:
         updates["puk"] = profile.puk.model_copy(update=puk_updates)
     card, credentials = make_card(profile.model_copy(update=updates), world.pki, world.state.now())
     with refusals_fail_the_step(CardReaderError):
-        await _reader(stage, args.reader).insert(card)
+        await _reader(stage, args.reader).insert(card, certificates=credentials.variants)
     stage.browser.card_changed()
     stage.cards[args.reader] = card
     cert = stage.workdir / f"{args.persona}-auth.pem"
     cert.write_bytes(credentials.authentication.certificate.public_bytes(serialization.Encoding.PEM))
     stage.card_certs[args.persona] = cert
-    return f"{args.persona}'s card ({persona.card}, {credentials.variant.value}) in reader {args.reader}"
+    return f"{args.persona}'s card ({persona.card}, {credentials.variants}) in reader {args.reader}"
 
 
 @CARD.action(

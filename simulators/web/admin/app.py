@@ -389,7 +389,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/admin/cards",
         "",
-        "every reader's status (presence, PIN/PUK counters, APDU count, last removal)",
+        "every reader's status (presence, certificate variants, PIN/PUK counters, APDU count, last removal)",
         mounted_by=CARDS,
     ),
     Route(

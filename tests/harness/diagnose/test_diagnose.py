@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from harness.card.profile import load_profile, make_card
+from harness.card.profile import load_profile, make_card, parse_certificates
 from harness.cli.main import main as cli_main
 from harness.diagnose import checks as c
 from harness.diagnose import render
@@ -35,7 +35,7 @@ from harness.diagnose.diagnosis import (
 )
 from harness.diagnose.probes import ToolResult, key_uri, parse_modutil, parse_pkcs11_tool, read_page, write_pin
 from harness.middleware import OPENSC_MODULE, client_env, make_nss_db
-from harness.pki import CertVariant, Pki, Professional
+from harness.pki import CertVariant, CertVariants, Pki, Professional
 from harness.scenario.loader import load
 from harness.scenario.player import play
 from harness.world.assembly import World
@@ -242,9 +242,36 @@ def test_validity_follows_the_clock(session_pki: Pki, now: dt.datetime) -> None:
     der = der_of(session_pki.cards.issue(PHARMACIST, now).authentication.certificate)
     assert c.check_validity(der, now).ok
     expired = c.check_validity(der, now + dt.timedelta(days=4 * 365))
-    assert expired.failed and expired.detail.startswith("expired") and "a expiré" in expired.message
+    assert expired.failed and expired.detail.startswith("authentication certificate expired")
+    assert "a expiré" in expired.message
     early = c.check_validity(der, now - dt.timedelta(days=2))
-    assert early.failed and early.detail.startswith("not yet valid")
+    assert early.failed and early.detail.startswith("authentication certificate not yet valid")
+
+
+def test_validity_judges_the_authentication_certificate_and_tells_the_signature_ones(
+    session_pki: Pki, now: dt.datetime
+) -> None:
+    card = session_pki.cards.issue(PHARMACIST, now, CertVariants(CertVariant.EXPIRED, CertVariant.VALID))
+    auth, sign = der_of(card.authentication.certificate), der_of(card.signature.certificate)
+    check = c.check_validity(auth, now, signature=sign)
+    assert check.failed and check.data == {"signature": "valid"}
+    assert check.detail.startswith("authentication certificate expired") and "; signature certificate" in check.detail
+    swapped = c.check_validity(sign, now, signature=auth)
+    assert swapped.ok and swapped.data["signature"] == "expired", "the signature certificate never decides"
+
+
+def test_revocation_judges_the_authentication_certificate_and_tells_the_signature_ones(
+    pki: Pki, now: dt.datetime
+) -> None:
+    card = pki.cards.issue(PHARMACIST, now, CertVariants(signature=CertVariant.REVOKED))
+    issuer = pki.cards.personnes.certificate
+    crl = build_crl(pki.cards.authorities["personnes"], now).public_bytes(serialization.Encoding.DER)
+    auth, sign = card.authentication.certificate, card.signature.certificate
+    signature = (der_of(sign), ocsp_answer(pki, sign, now))
+    check = c.check_revocation(der_of(auth), issuer, crl, ocsp_answer(pki, auth, now), now, signature=signature)
+    assert check.ok and check.data == {"crl": "good", "ocsp": "good", "signature": "revoked"}
+    assert check.detail.startswith("authentication certificate: not on the CRL")
+    assert "signature certificate (no login uses it): revoked (on the CRL since" in check.detail
 
 
 def ocsp_answer(pki: Pki, certificate: x509.Certificate, now: dt.datetime) -> bytes:
@@ -340,6 +367,8 @@ def test_card_faults_are_parsed_like_the_card_command() -> None:
         ({"pin_tries_left": 0}, "pin", "PIN blocked (6983)"),
         ({"certificates": CertVariant.EXPIRED}, "validity", "expired: valid"),
         ({"certificates": CertVariant.REVOKED}, "revocation", "on the CRL since"),
+        ({"certificates": parse_certificates({"signature": "expired"})}, None, "Vérification SUCCESS"),
+        ({"certificates": parse_certificates({"authentication": "revoked"})}, "revocation", "on the CRL since"),
         ({"faults": ("INTERNAL AUTHENTICATE=6F00",)}, "testssl", "the card failed the signature operation"),
         ({"tls_max": "1.3"}, "testssl", "no common signature algorithm under TLS 1.3"),
     ],
@@ -473,6 +502,18 @@ def test_cli_refuses_options_of_the_other_mode(capsys: pytest.CaptureFixture[str
     assert "--no-card: world only" in capsys.readouterr().out
     assert cli_main(["diagnose", "--pin", "1234"]) == 2
     assert cli_main(["diagnose", "--card-fault", "INTERNAL AUTHENTICATE"]) == 2
+
+
+def test_cli_certificates_take_one_variant_or_one_per_certificate(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli.diagnose import certificates_option
+
+    assert certificates_option("revoked").variants() == CertVariants.of(CertVariant.REVOKED)
+    mixed = certificates_option("authentication=expired, signature=valid")
+    assert mixed.variants() == CertVariants(CertVariant.EXPIRED, CertVariant.VALID)
+    assert certificates_option("signature=revoked").authentication is None, "the profile's, as a persona's"
+    with pytest.raises(SystemExit):
+        cli_main(["diagnose", "--certificates", "authentification=expired"])
+    assert "authentification: Extra inputs are not permitted" in capsys.readouterr().err
 
 
 def test_terminal_table_names_the_failure_and_the_advice(session_pki: Pki) -> None:

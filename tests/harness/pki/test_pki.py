@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from harness.cli.doctor import tls_handshake
-from harness.pki import CertVariant, KeyStore, Pki, Professional
+from harness.pki import CertVariant, CertVariants, KeyStore, Pki, Professional
 from harness.pki.names import PERSONNES_CN, ROOT_CN
 from simulators.web import hosts
+from simulators.web.igc.rules import build_crl
 
 
 def openssl(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -127,6 +128,49 @@ def test_wrong_key_variant_holds_a_key_that_does_not_match(
     key_pub = openssl("pkey", "-in", str(paths["key.pem"]), "-pubout", check=True).stdout
     assert cert_pub != key_pub
     assert pki.cards.issue(alain, now).authentication.key_matches()
+
+
+# -- one variant per certificate ------------------------------------------------------------
+def test_each_certificate_gets_its_own_dates(
+    pki: Pki, alain: Professional, now: dt.datetime, tmp_path: Path, chain_files: tuple[Path, Path]
+) -> None:
+    """Authentication expired, signature valid: openssl refuses the one and accepts the other."""
+    card = pki.cards.issue(alain, now, CertVariants(authentication=CertVariant.EXPIRED))
+    assert card.variants == CertVariants(CertVariant.EXPIRED, CertVariant.VALID)
+    expired = verify(write_pem(tmp_path / "auth.pem", card.authentication.certificate), chain_files)
+    assert expired.returncode != 0 and "certificate has expired" in expired.stdout + expired.stderr
+    valid = verify(write_pem(tmp_path / "sign.pem", card.signature.certificate), chain_files)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert card.signature.certificate.not_valid_before_utc <= now < card.signature.certificate.not_valid_after_utc
+
+
+def test_revocation_is_per_certificate(
+    pki: Pki, alain: Professional, now: dt.datetime, tmp_path: Path, chain_files: tuple[Path, Path]
+) -> None:
+    """A revoked signature certificate is on the CRL; the valid authentication one of the same card is not."""
+    card = pki.cards.issue(alain, now, CertVariants(signature=CertVariant.REVOKED))
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(build_crl(pki.cards.personnes, now).public_bytes(serialization.Encoding.PEM))
+    checked = ("-crl_check", "-CRLfile", str(crl))
+    auth = verify(write_pem(tmp_path / "auth.pem", card.authentication.certificate), chain_files, *checked)
+    assert auth.returncode == 0, auth.stdout + auth.stderr
+    sign = verify(write_pem(tmp_path / "sign.pem", card.signature.certificate), chain_files, *checked)
+    assert sign.returncode != 0 and "certificate revoked" in sign.stdout + sign.stderr
+    assert set(pki.cards.personnes.revoked) == {card.signature.certificate.serial_number}
+
+
+def test_wrong_key_is_per_key(pki: Pki, alain: Professional, now: dt.datetime) -> None:
+    card = pki.cards.issue(alain, now, CertVariants(authentication=CertVariant.WRONG_KEY))
+    assert not card.authentication.key_matches()
+    assert card.signature.key_matches()
+
+
+def test_one_variant_stands_for_both_certificates(pki: Pki, alain: Professional, now: dt.datetime) -> None:
+    card = pki.cards.issue(alain, now, CertVariant.REVOKED)
+    assert card.variants == CertVariants.of(CertVariant.REVOKED)
+    assert set(pki.cards.personnes.revoked) == {issued.certificate.serial_number for issued in card}
+    assert str(card.variants) == "revoked"
+    assert str(CertVariants(CertVariant.EXPIRED)) == "authentication expired, signature valid"
 
 
 def test_exports_pem_der_and_pkcs12(pki: Pki, alain: Professional, now: dt.datetime, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.model import Scenario, Step
 from harness.scenario.player import Result, play
 from simulators.web.sidep.rules import Kind
+from tests.support.paths import REPO
 
 GUIDE_PATHS = 33
 DIAGNOSTIC_OUTCOMES = 8
@@ -81,6 +82,12 @@ GOOD_HEAD = "id: G2-08\ntitle: t\nguide: g\n"
         ("world: {clock: hier}\nsteps:\n  - clock.advance: 1h\n", 4, "world.clock"),
         ("personas:\n  a: {civility: M, first_name: A, last_name: B, profession: '10', card_certificates: lost}\n"
          "steps:\n  - clock.advance: 1h\n", 5, "personas.a.card_certificates"),
+        ("personas:\n  a: {from: medecin-alain, card_certificates: {authentication: lost}}\n"
+         "steps:\n  - clock.advance: 1h\n", 5, "personas.a.card_certificates.authentication"),
+        ("personas:\n  a:\n    from: medecin-alain\n    card_certificates:\n      signatur: valid\n"
+         "steps:\n  - clock.advance: 1h\n", 8, "personas.a.card_certificates.signatur"),
+        ("personas:\n  a: {from: medecin-alain, card_certificates: {}}\n"
+         "steps:\n  - clock.advance: 1h\n", 5, "give authentication, signature or both"),
         ("steps: []\n", 4, "steps"),
         ("personas:\n  a: {from: nobody}\nsteps:\n  - clock.advance: 1h\n", 5, "no persona file 'nobody'"),
         ("personas:\n  a: {from: medecin-alain, profesion: '10'}\nsteps:\n  - clock.advance: 1h\n", 5, "profesion"),
@@ -234,6 +241,11 @@ def test_the_schema_rejects_a_broken_step(
         ({"from": "medecin-alain", "email": None, "card_pin_tries_left": 0}, True),
         ({"civility": "M", "first_name": "A", "last_name": "B", "profession": "10"}, True),
         ({"from": "medecin-alain", "profesion": "10"}, False),
+        ({"from": "medecin-alain", "card_certificates": "expired"}, True),
+        ({"from": "medecin-alain", "card_certificates": {"authentication": "expired"}}, True),
+        ({"from": "medecin-alain", "card_certificates": {"authentification": "expired"}}, False),
+        ({"from": "medecin-alain", "card_certificates": {"signature": "perdu"}}, False),
+        ({"from": "medecin-alain", "card_certificates": {}}, False),
         ({"first_name": "A", "last_name": "B", "profession": "10"}, False),
         (12, False),
     ],
@@ -250,6 +262,26 @@ def test_the_schema_takes_personas_as_files_write_them(
         assert not valid
     else:
         assert valid
+
+
+def test_a_persona_overrides_the_profiles_certificates_one_by_one(session_pki: Pki, tmp_path: Path) -> None:
+    """The profile says authentication expired; the persona, signature revoked: the card has both,
+    and Test SSL judges the authentication certificate."""
+    profile = tmp_path / "card.yaml"
+    text = (REPO / "harness/card/profiles/doctor.yaml").read_text()
+    profile.write_text(text.replace("certificates: valid", "certificates: {authentication: expired}"))
+    path = write(
+        tmp_path, "G6-03-x.yaml",
+        "id: G6-03-x\nvariant_of: G6-03\ntitle: t\nguide: g\nworld: {cards: true}\n"
+        f"personas:\n  alain: {{from: medecin-alain, card: {profile}, card_certificates: {{signature: revoked}}}}\n"
+        "steps:\n  - card.insert: {persona: alain}\n"
+        "  - browser.card_open: {site: testssl, path: /, persona: alain}\n    expect: {screen: certificat-expire}\n",
+    )  # fmt: skip
+    [(_, scenario)], problems = load([path])
+    assert problems == []
+    result = asyncio.run(play(scenario, path, session_pki, tmp_path))
+    assert result.ok, [e.failure for e in result.events]
+    assert "(" + str(profile) + ", authentication expired, signature revoked)" in result.events[0].detail
 
 
 def test_unknown_target_is_a_clear_error() -> None:

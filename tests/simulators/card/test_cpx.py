@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from harness.card.profile import CardProfile, load_profile, make_card
-from harness.pki import Pki
+from harness.pki import CertVariant, CertVariants, Pki
 from harness.yamlfile import DataFileError
 from simulators.card.cpx import ATR, CpxCard
 from simulators.card.layout import DATA_OBJECT_FIELDS
@@ -400,6 +401,50 @@ def test_profile_errors_name_file_line_and_field(tmp_path: Path) -> None:
         load_profile(bad)
     with pytest.raises(FileNotFoundError, match="built-in: doctor, nurse, pharmacist"):
         load_profile("astronaut")
+
+
+def test_each_certificate_of_a_profile_has_its_own_variant(session_pki: Pki, tmp_path: Path) -> None:
+    """``certificates: {authentication: expired}``: the signature one, omitted, is valid; the card's files
+    A001 and A002 hold each certificate as it was issued."""
+    text = (REPO / "harness/card/profiles/pharmacist.yaml").read_text()
+    path = tmp_path / "mixed.yaml"
+    path.write_text(text.replace("certificates: valid ", "certificates: {authentication: expired}"))
+    profile = load_profile(path)
+    assert profile.certificates.variants() == CertVariants(CertVariant.EXPIRED, CertVariant.VALID)
+    assert str(profile.certificates) == "authentication expired, signature valid"
+    card, credentials = make_card(profile, session_pki)
+    assert credentials.variants == profile.certificates.variants()
+    d = Driver(card)
+    d.ok("00 A4 04 04 0D" + APP_AID)
+    for file_id, issued in (("A0 01", credentials.authentication), ("A0 02", credentials.signature)):
+        size = int.from_bytes(d.ok("00 A4 02 04 02 " + file_id).split(h("80 02"), 1)[1][:2], "big")
+        read = b"".join(d.ok(bytes([0, 0xB0, o >> 8, o & 0xFF, min(0xE7, size - o)])) for o in range(0, size, 0xE7))
+        assert x509.load_der_x509_certificate(read) == issued.certificate
+    now = credentials.signature.certificate.not_valid_before_utc + dt.timedelta(days=1)
+    assert credentials.authentication.certificate.not_valid_after_utc < now, "expired"
+    assert now < credentials.signature.certificate.not_valid_after_utc, "valid"
+
+
+@pytest.mark.parametrize(
+    ("written", "line", "field", "says"),
+    [
+        ("certificates: lost", 17, "certificates", "'lost' is not a certificate variant"),
+        ("certificates:\n  authentication: lost", 18, "certificates.authentication", "Input should be 'valid'"),
+        ("certificates:\n  signatur: valid", 18, "certificates.signatur", "Extra inputs are not permitted"),
+        ("certificates: {}", 17, "certificates", "give authentication, signature or both"),
+    ],
+)
+def test_certificate_variant_errors_name_file_line_and_field(
+    tmp_path: Path, written: str, line: int, field: str, says: str
+) -> None:
+    text = (REPO / "harness/card/profiles/pharmacist.yaml").read_text()
+    assert text.splitlines()[16].startswith("certificates: valid ")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace("certificates: valid ", written + "\n#"))
+    with pytest.raises(DataFileError) as caught:
+        load_profile(path)
+    assert str(caught.value).startswith(f"{path}:{line}: {field}: "), str(caught.value)
+    assert says in str(caught.value)
 
 
 def test_rpps_check_digit_is_enforced() -> None:
