@@ -262,7 +262,7 @@ PUSH = "simulators/web/push/app.py"
 PSC = "simulators/web/psc/app.py"
 SIDEP = "simulators/web/sidep/app.py"
 TESTSSL = "simulators/web/testssl/app.py"
-CARDS = "harness/card_control.py (worlds with cards only)"
+CARDS = "harness/card/control.py (worlds with cards only)"
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/state", "", "clock, directory (contacts held now), activated e-CPS, outbox addresses", state),
