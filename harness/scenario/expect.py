@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from harness.diagnose.checks import CHECK_IDS
 from harness.errors import StepFailed
-from harness.scenario.fields import Strict
+from harness.scenario.fields import PushOnPhone, Strict
 from harness.scenario.stage import Stage
 
 DIAGNOSE_OUTCOMES = (*CHECK_IDS, "none")
@@ -48,6 +48,10 @@ class ExpectFields(Strict):
         default=None, description="error code of the last step: OAuth error in a redirect, or the phone's refusal"
     )
     ecps_activated: str | None = Field(default=None, description="national id with an activated e-CPS")
+    push: PushOnPhone | None = Field(
+        default=None,
+        description="the state of the last push a phone received: `{device: telephone-2, state: withdrawn}`",
+    )
     pin_tries: int | None = Field(default=None, description="PIN tries left on the card in reader 0")
     puk_tries: int | None = Field(default=None, description="PUK tries left on the card in reader 0")
     apdu: str | None = Field(default=None, description="text that must appear in the card's APDU log")
@@ -107,6 +111,10 @@ def problems(stage: Stage, expect: ExpectFields) -> list[str]:
         national = stage.fill(expect.ecps_activated)
         if stage.world.state.ecps.find(national) is None:
             found.append(f"no e-CPS activated for {national}")
+    if expect.push is not None:
+        phone, push = stage.last_push(expect.push.device)
+        if push is None or push.status != expect.push.state:
+            found.append(f"push on {phone}: {push.status if push else 'none'}, expected {expect.push.state}")
     view = stage.card_view(0)
     if expect.puk_tries is not None:
         tries = view.puk.tries_left if view else None
