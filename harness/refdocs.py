@@ -240,6 +240,12 @@ def arguments_text(action: str, tp: Any, anchors: dict[type, str]) -> str:
         return f"No argument: the action's key alone (`- {action}:`).\n"
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return "Arguments (a mapping):\n\n" + model_table(tp, anchors)
+    from harness.scenario.actions.registry import model_in
+
+    if (model := model_in(tp)) is not None:  # one value (or none), or a mapping saying more
+        others = [a for a in get_args(get_args(tp)[0] if get_origin(tp) is Annotated else tp) if model_in(a) is None]
+        first = " | ".join(type_text(a, anchors) for a in others).replace("null", "none (the key alone)")
+        return f"Argument: {first}, or a mapping:\n\n" + model_table(model, anchors)
     extras = get_args(tp)[1:] if get_origin(tp) is Annotated else ()
     about = next((m.description for m in extras if isinstance(m, FieldInfo) and m.description), "")
     return f"Argument: {type_text(tp, anchors)}" + (f", {about}" if about else "") + ".\n"
@@ -252,7 +258,7 @@ def scenario_format() -> str:
     from harness.scenario.actions import ACTIONS
     from harness.scenario.actions.phone import PHONE_CODE
     from harness.scenario.expect import Expect
-    from harness.scenario.fields import Site
+    from harness.scenario.fields import PushOnPhone, Site
     from harness.scenario.personas import PERSONA_DIR, Persona
     from harness.scenario.stage import PLACEHOLDER
 
@@ -264,6 +270,7 @@ def scenario_format() -> str:
         model.WorldStart: "World start",
         model.Step: "Steps",
         Expect: "Expectations",
+        PushOnPhone: "push",
     }
     anchors = {tp: slug(title) for tp, title in titles.items()}
     out = [
@@ -340,6 +347,9 @@ def scenario_format() -> str:
         first_paragraph(Expect) + " Every field given must hold after the step; an `expect` may hold "
         "several. Without `fails`, a step whose request fails (TLS, card) fails.\n",
         model_table(Expect, anchors),
+        f"### {titles[PushOnPhone]}\n",
+        first_paragraph(PushOnPhone) + " A push that nobody answered reads `expired` once its 120 s are over.\n",
+        model_table(PushOnPhone, anchors),
     ]
     sample = Persona(civility="M", first_name="A", last_name="B", profession="10", rpps="99700209812")
     out += [

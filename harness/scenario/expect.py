@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from harness.diagnose.checks import CHECK_IDS
 from harness.errors import StepFailed
-from harness.scenario.fields import Strict
+from harness.scenario.fields import PushOnPhone, Strict
 from harness.scenario.stage import Stage
 from simulators.world.outbox import Channel
 
@@ -78,6 +78,10 @@ class ExpectFields(Strict):
     ecps_activated: Annotated[str | Literal[False] | None, BeforeValidator(_no_true)] = Field(
         default=None,
         description="national id with an activated e-CPS; false: none of the file's personas has one",
+    )
+    push: PushOnPhone | None = Field(
+        default=None,
+        description="the state of the last push a phone received: `{device: telephone-2, state: withdrawn}`",
     )
     pin_tries: int | None = Field(default=None, description="PIN tries left on the card in reader 0")
     puk_tries: int | None = Field(default=None, description="PUK tries left on the card in reader 0")
@@ -207,6 +211,10 @@ def problems(stage: Stage, expect: ExpectFields) -> list[str]:
     for text in expect.text:
         if _text(stage, text) is not None:
             found.append(f"text {stage.fill(text)!r} not on the page")
+    if expect.push is not None:
+        phone, push = stage.last_push(expect.push.device)
+        if push is None or push.status != expect.push.state:
+            found.append(f"push on {phone}: {push.status if push else 'none'}, expected {expect.push.state}")
     view = stage.card_view(0)
     if expect.puk_tries is not None:
         tries = view.puk.tries_left if view else None

@@ -1,4 +1,4 @@
-"""The value types scenario files are written with: strict mappings, text, durations, readers, sites.
+"""The value types scenario files are written with: strict mappings, text, durations, readers, sites, phones.
 
 Shared by the file format (``model.py``), the personas and every action's argument model, so a
 value means the same thing wherever a file writes it.
@@ -6,12 +6,14 @@ value means the same thing wherever a file writes it.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from simulators.world.clock import _DELTA, parse_delta
+from simulators.world.ecps import PushStatus
 
 Site = Literal["wallet", "wallet-card", "psc", "sidep", "push", "testssl", "admin"]
 """The world's sites a step can name (``World.urls``)."""
@@ -51,3 +53,31 @@ Duration = Annotated[
 TlsVersion = Annotated[Literal["1.2", "1.3"], BeforeValidator(_text)]
 SAVED_NAME = r"^[a-z_][a-z0-9_]*$"
 """A name a step saves a value under, usable later as ``{name}``."""
+DEVICE = r"^[A-Za-z0-9-]{1,64}$"
+
+
+def _device(value: str) -> str:
+    if not re.fullmatch(DEVICE, value):
+        raise PydanticCustomError("device_name", f"a phone's name is letters, digits and - (64 at most), not {value!r}")
+    return value
+
+
+Device = Annotated[
+    str,
+    BeforeValidator(_text),
+    AfterValidator(_device),
+    Field(description="a phone's name: letters, digits and -, 64 at most", json_schema_extra={"pattern": DEVICE}),
+]
+"""A virtual phone with the e-CPS app, by name (its page is ``/telephone/<name>`` on the push site)."""
+
+
+class PushOnPhone(Strict):
+    """The state of the last push a phone received (``expect: {push: {device: telephone-2, state: withdrawn}}``)."""
+
+    device: Device | None = Field(
+        default=None, description="the phone (one of the personas' `ecps_devices`); optional with one phone"
+    )
+    state: PushStatus = Field(
+        description="pending; approved, refused or failed (answered on this phone: failed locked its e-CPS); "
+        "expired (nobody answered in 120 s); withdrawn (another phone of the person answered first)"
+    )

@@ -69,6 +69,12 @@ def load(paths: Iterable[Path]) -> tuple[list[tuple[Path, Scenario]], list[str]]
                 for index, name in unknown
             ]
             continue
+        if wrong_phones := scenario.unknown_phones():
+            problems += [
+                f"{path}:{line_of(path, ('steps', index)) or '?'}: steps.{index + 1}: {why}"
+                for index, why in wrong_phones
+            ]
+            continue
         if path.stem != scenario.id and not path.name.startswith(scenario.id + "-"):
             line = line_of(path, ("id",)) or 1
             problems.append(f"{path}:{line}: id: the file name must start with the scenario id {scenario.id}-")

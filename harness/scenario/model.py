@@ -36,7 +36,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from harness.scenario.actions import ACTIONS, Action
 from harness.scenario.expect import RESULTS, Expect
 from harness.scenario.fields import Strict
-from harness.scenario.personas import Persona, PersonaAsWritten, resolve_persona
+from harness.scenario.personas import Persona, PersonaAsWritten, choose_phone, phones, resolve_persona
 
 _EXPECT: TypeAdapter[Expect | None] = TypeAdapter(Expect | None)
 STEP_FIELDS = ("expect", "say")
@@ -198,6 +198,26 @@ class Scenario(Strict):
             name = getattr(step.args, "persona", None)
             if name is not None and name not in self.personas:
                 found.append((index, str(name)))
+        return found
+
+    def unknown_phones(self) -> list[tuple[int, str]]:
+        """(step index, why) of every phone step or ``push`` expectation that names a phone the personas
+        do not have, or names none when they have several (the same choice the steps make when played)."""
+        found = []
+        known = phones(self.personas.values())
+        for index, step in enumerate(self.steps):
+            named: list[tuple[str, str | None]] = []
+            if step.entry.on_phone:
+                named.append((step.action, getattr(step.args, "device", None)))
+            for driver in ("protocol", "chromium"):
+                expect = step.expect.for_driver(driver) if step.expect is not None else None
+                if expect is not None and expect.push is not None:
+                    named.append(("expect.push", expect.push.device))
+            for where, device in dict.fromkeys(named):
+                try:
+                    choose_phone(known, device)
+                except ValueError as exc:
+                    found.append((index, f"{where}: {exc}"))
         return found
 
     @property

@@ -3,18 +3,20 @@ and e-CPS — inline in a file or from a reusable persona file (``scenarios/pers
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, GetJsonSchemaHandler
+from pydantic import Field, GetJsonSchemaHandler, field_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from harness.card.profile import Certificates
 from harness.scenario.catalogue import packaged_personas
-from harness.scenario.fields import Strict
+from harness.scenario.fields import Device, Strict
 from simulators import identifiers
+from simulators.world.state import DEFAULT_DEVICE
 
 PERSONA_DIR = packaged_personas()
 """The packaged persona files: found after a scenario folder's own ``personas/``."""
@@ -37,6 +39,13 @@ class Persona(Strict):
     mobile: str | None = Field(default=None, description="as the directory holds it (None: absent)")
     in_directory: bool = Field(default=True, description="False: the directory does not know this professional")
     ecps_password: str | None = Field(default=None, description="an e-CPS already activated with this password")
+    ecps_devices: list[Device] = Field(
+        default=[DEFAULT_DEVICE],
+        min_length=1,
+        description="the persona's phones with the e-CPS app (with `ecps_password`: activated on each); a login "
+        "pushes to every one of them and the first answer withdraws the others' push; phone steps name one "
+        "with `device` when a scenario has several",
+    )
     card: str | None = Field(default=None, description="card profile (built-in name or YAML path) for this persona")
     card_certificates: Certificates | None = Field(
         default=None,
@@ -53,6 +62,13 @@ class Persona(Strict):
         default=None, ge=0, le=100, description="PUK uses left on the card (overrides the profile's 100; 0: used up)"
     )
 
+    @field_validator("ecps_devices")
+    @classmethod
+    def each_phone_once(cls, devices: list[str]) -> list[str]:
+        if twice := sorted({d for d in devices if devices.count(d) > 1}):
+            raise ValueError(f"{', '.join(twice)} named twice: each phone once")
+        return devices
+
     @property
     def national_id(self) -> str:
         return identifiers.national_id(rpps=self.rpps, adeli=self.adeli)
@@ -68,6 +84,26 @@ class Persona(Strict):
             "first_name": self.first_name,
             "last_name": self.last_name,
         }
+
+
+def phones(personas: Iterable[Persona]) -> list[str]:
+    """A scenario's phones: every persona's ``ecps_devices``, in the order written (the default phone
+    when there is no persona)."""
+    found = list(dict.fromkeys(device for persona in personas for device in persona.ecps_devices))
+    return found or [DEFAULT_DEVICE]
+
+
+def choose_phone(phones: list[str], device: str | None) -> str:
+    """The phone a step means: ``device`` if it is one of ``phones``, else the only one; ValueError
+    naming the phones when ``device`` is unknown or, left out, could be several."""
+    named = ", ".join(phones)
+    if device is None:
+        if len(phones) > 1:
+            raise ValueError(f"which phone? this scenario has {len(phones)} ({named}): name one with device")
+        return phones[0]
+    if device not in phones:
+        raise ValueError(f"no phone {device!r} in this scenario; its phones (the personas' ecps_devices): {named}")
+    return device
 
 
 def persona_dirs(folder: Path | None) -> list[Path]:

@@ -41,7 +41,6 @@ from harness.world.assembly import World
 from harness.world.sites import LOOPBACK
 from simulators.web.psc.rules import PscState
 from simulators.world.directory import Contacts, Professional
-from simulators.world.state import DEFAULT_DEVICE
 
 Driver = Literal["protocol", "chromium"]
 
@@ -130,7 +129,8 @@ def make_stage(
 
 
 def seed(stage: Stage) -> None:
-    """The world's starting state from the personas: the directory's records, e-CPS already activated."""
+    """The world's starting state from the personas: the directory's records, e-CPS already activated
+    (on each of a persona's phones)."""
     state = stage.world.state
     for persona in stage.personas.values():
         if persona.in_directory:
@@ -141,7 +141,8 @@ def seed(stage: Stage) -> None:
                 )
             )  # fmt: skip
         if persona.ecps_password:
-            state.ecps.activate(persona.national_id, DEFAULT_DEVICE, persona.ecps_password, "sans carte", state.now())
+            for device in persona.ecps_devices:
+                state.ecps.activate(persona.national_id, device, persona.ecps_password, "sans carte", state.now())
 
 
 def arguments(stage: Stage, step: Step) -> Any:

@@ -20,10 +20,11 @@ from harness.drivers.base import STEP_TIMEOUT, Browser
 from harness.drivers.page import Page
 from harness.errors import StepFailed
 from harness.middleware import client_env
-from harness.scenario.personas import Persona
+from harness.scenario.personas import Persona, choose_phone, phones
 from harness.world.assembly import World
 from simulators.card.cpx import CpxCard
 from simulators.card.view import CardView
+from simulators.world.ecps import Push
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_]+))?\}")
 """``{persona.field}`` or ``{saved_name}`` in a step's text."""
@@ -53,6 +54,8 @@ class Stage:
         self.browser = browser
         self.saved: dict[str, str] = {}
         """Values saved by steps (``mailbox.code``'s ``save_as``, the phone's code), read as ``{name}``."""
+        self.phone_codes: dict[str, str] = {}
+        """Phone → the code it showed after its last scan (``phone.type_code`` types it)."""
         self.cards: dict[int, CpxCard] = {}
         """The card each reader holds, as the scenario inserted it."""
         self.card_certs: dict[str, Path] = {}
@@ -83,6 +86,24 @@ class Stage:
     @property
     def last_error(self) -> str | None:
         return self.phone_error or self.browser.last_error
+
+    @property
+    def phones(self) -> list[str]:
+        """The scenario's phones with the e-CPS app: the personas' ``ecps_devices``."""
+        return phones(self.personas.values())
+
+    def phone(self, device: str | None) -> str:
+        """The phone a step names, or the only one (``StepFailed`` naming the phones otherwise)."""
+        try:
+            return choose_phone(self.phones, device)
+        except ValueError as exc:
+            raise StepFailed(str(exc)) from None
+
+    def last_push(self, device: str | None) -> tuple[str, Push | None]:
+        """The phone meant and the last push it received (None: none yet), its expiry brought up to now."""
+        phone, state = self.phone(device), self.world.state
+        pushes = state.ecps.on_device(phone, state.now())
+        return phone, pushes[-1] if pushes else None
 
     def card_view(self, reader: int) -> CardView | None:
         card = self.cards.get(reader)

@@ -223,9 +223,10 @@ async def serve_scenario(
                         "file": str(path),
                         "played": [_event_json(e) for e in played.result.events],
                     }
-                    print(json.dumps({**played.world.describe(), **summary, **info}, ensure_ascii=False), flush=True)
+                    described = played.world.describe(played.stage.phones)
+                    print(json.dumps({**described, **summary, **info}, ensure_ascii=False), flush=True)
                 else:
-                    print_world(played.world, console)
+                    print_world(played.world, console, played.stage.phones)
                     _print_where(info, console, driver=driver, headless=headless)
                     console.print("Enter or Ctrl-C stops the world.")
                 await wait_for_enter(stop)

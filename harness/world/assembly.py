@@ -15,6 +15,7 @@ import datetime as dt
 import secrets
 import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -119,11 +120,22 @@ class World:
         kwargs.setdefault("timeout", aiohttp.ClientTimeout(total=30))
         return aiohttp.ClientSession(connector=connector, **kwargs)
 
-    def describe(self) -> dict[str, Any]:
+    def phones(self, named: Iterable[str] = ()) -> dict[str, str]:
+        """Each phone's page on the push site: the phones ``named`` (a scenario's), then every device
+        holding an e-CPS; the default phone when there is none."""
+        if "push" not in self.sites:
+            return {}
+        devices = [*named, *(ecps.device for ecps in self.state.ecps.all())] or [DEFAULT_DEVICE]
+        return {device: f"{self.sites['push'].url}/telephone/{device}" for device in dict.fromkeys(devices)}
+
+    def describe(self, phones: Iterable[str] = ()) -> dict[str, Any]:
+        """What a person or a script needs to use the world; ``phones``: a scenario's phones, listed first."""
+        pages = self.phones(phones)
         return {
             "sites": self.urls,
             "admin": self.sites["admin"].url if "admin" in self.sites else None,
-            "phone": self.sites["push"].url + f"/telephone/{DEFAULT_DEVICE}" if "push" in self.sites else None,
+            "phone": next(iter(pages.values()), None),
+            "phones": pages,
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None,
             "PCSCLITE_CSOCK_NAME": str(self.stack.socket_path) if self.stack else None,
             "readers": [r.name for r in self.readers],

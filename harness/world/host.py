@@ -133,8 +133,9 @@ class WorldHost:
         self.world.state.directory.add(professional)
         return professional.national_id
 
-    def activate_ecps(self, national_id: str, password: str = "4321") -> None:
-        self.world.state.ecps.activate(national_id, DEFAULT_DEVICE, password, "sans carte", self.world.state.now())
+    def activate_ecps(self, national_id: str, password: str = "4321", device: str = DEFAULT_DEVICE) -> None:
+        """An e-CPS already activated on ``device`` (call again with another device for a second phone)."""
+        self.world.state.ecps.activate(national_id, device, password, "sans carte", self.world.state.now())
 
     def advance_clock(self, delta: str | dt.timedelta) -> dt.datetime:
         return self.world.state.clock.advance(delta)
@@ -156,21 +157,21 @@ class WorldHost:
         else:
             raise ValueError("give client_id or national_id")
 
-    def pending_pushes(self) -> list[Push]:
-        return self.world.state.ecps.pending(DEFAULT_DEVICE, self.world.state.now())
+    def pending_pushes(self, device: str = DEFAULT_DEVICE) -> list[Push]:
+        return self.world.state.ecps.pending(device, self.world.state.now())
 
-    def approve(self, password: str = "4321") -> Push:
-        push = self._one_push()
+    def approve(self, password: str = "4321", device: str = DEFAULT_DEVICE) -> Push:
+        push = self._one_push(device)
         return self.world.state.ecps.approve(push.id, password, self.world.state.now())
 
-    def refuse(self) -> Push:
-        push = self._one_push()
+    def refuse(self, device: str = DEFAULT_DEVICE) -> Push:
+        push = self._one_push(device)
         return self.world.state.ecps.refuse(push.id, self.world.state.now())
 
-    def _one_push(self) -> Push:
-        pushes = self.pending_pushes()
+    def _one_push(self, device: str) -> Push:
+        pushes = self.pending_pushes(device)
         if not pushes:
-            raise LookupError("no push is pending on the phone")
+            raise LookupError(f"no push is pending on {device}")
         return pushes[-1]
 
     def insert_card(self, profile: str = "pharmacist", reader: int = 0) -> CpxCard:

@@ -10,7 +10,7 @@ import pytest
 from harness.pki import Pki
 from harness.world.assembly import World
 from simulators.world.directory import Contacts, Professional
-from simulators.world.ecps import PushStatus
+from simulators.world.ecps import EcpsRegistry, Push, PushStatus
 from tests.support.visitor import Visitor
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -145,16 +145,22 @@ async def test_password_must_be_four_digits_and_confirmed(world: World, visitor:
     assert (bad.status, bad.screen) == (400, "code-e-cps-invalide")
 
 
+def pushed(registry: EcpsRegistry, now: dt.datetime) -> Push:
+    """A login of the pharmacist, who has one phone: the push it got."""
+    [push] = registry.request_push("899700075122", "SI-DEP", "00", now).pushes
+    return push
+
+
 async def test_the_phone_approves_refuses_and_locks(world: World, visitor: Visitor) -> None:
     add(world, PHARMACIST)
     await visitor.activate_without_card("899700075122", EMAIL, MOBILE, password="4321")
     registry, now = world.state.ecps, world.state.now
-    refused = registry.request_push("899700075122", "SI-DEP", "00", now())
+    refused = pushed(registry, now())
     status, pending = await visitor.admin("GET", "/admin/phones/telephone-1/pushes")
     assert status == 200 and [p["id"] for p in pending] == [refused.id]
     assert (await visitor.admin("POST", f"/admin/pushes/{refused.id}/refuse"))[1]["status"] == "refused"
 
-    push = registry.request_push("899700075122", "SI-DEP", "00", now())
+    push = pushed(registry, now())
     phone = await visitor.get("push", "/telephone/telephone-1")
     assert phone.screen == "telephone" and push.id in phone.html and "SI-DEP" in phone.html
     wrong = await visitor.post("push", f"/telephone/telephone-1/demandes/{push.id}/accepter", code="0000")
@@ -162,17 +168,50 @@ async def test_the_phone_approves_refuses_and_locks(world: World, visitor: Visit
     ok = await visitor.post("push", f"/telephone/telephone-1/demandes/{push.id}/accepter", code="4321")
     assert "Connexion acceptée." in ok.html and registry.push(push.id, now()).status is PushStatus.APPROVED
 
-    ignored = registry.request_push("899700075122", "SI-DEP", "00", now())
+    ignored = pushed(registry, now())
     world.state.clock.advance("+121s")
     assert registry.push(ignored.id, now()).status is PushStatus.EXPIRED
+    late = await visitor.post("push", f"/telephone/telephone-1/demandes/{ignored.id}/accepter", code="4321")
+    assert "la demande de connexion a expiré" in late.html
+    assert f'data-push="{ignored.id}" data-push-state="expired"' in late.html
 
     for _ in range(3):
-        locking = registry.request_push("899700075122", "SI-DEP", "00", now())
+        locking = pushed(registry, now())
         await visitor.admin("POST", f"/admin/pushes/{locking.id}/approve", {"password": "0000"})
     status, body = await visitor.admin("POST", f"/admin/pushes/{locking.id}/approve", {"password": "4321"})
     assert status == 409 and body["error"] == "push-failed"
     ecps = registry.find("899700075122")
     assert ecps is not None and ecps.locked
+
+
+async def test_two_phones_get_the_push_and_the_one_not_answering_shows_it_withdrawn(
+    world: World, visitor: Visitor
+) -> None:
+    add(world, PHARMACIST)
+    for device in ("telephone-1", "telephone-2"):
+        status, _ = await visitor.admin("POST", "/admin/ecps", {"national_id": "899700075122", "password": "4321",
+                                                                "device": device})  # fmt: skip
+        assert status == 201
+    _, state = await visitor.admin("GET", "/admin/state")
+    assert [(e["national_id"], e["device"]) for e in state["ecps"]] == [
+        ("899700075122", "telephone-1"), ("899700075122", "telephone-2"),
+    ]  # fmt: skip
+    login = world.state.ecps.request_push("899700075122", "SI-DEP", "00", world.state.now())
+    first, second = login.pushes
+    for push, device in ((first, "telephone-1"), (second, "telephone-2")):
+        _, pending = await visitor.admin("GET", f"/admin/phones/{device}/pushes")
+        assert [(p["id"], p["device"], p["request"]) for p in pending] == [(push.id, device, login.id)]
+    foreign = await visitor.post("push", f"/telephone/telephone-1/demandes/{second.id}/accepter", code="4321")
+    assert "inconnue sur ce téléphone" in foreign.html and second.status is PushStatus.PENDING
+    ok = await visitor.post("push", f"/telephone/telephone-2/demandes/{second.id}/accepter", code="4321")
+    assert "Connexion acceptée." in ok.html
+    page = await visitor.get("push", "/telephone/telephone-1")
+    assert f'data-push="{first.id}" data-push-state="withdrawn"' in page.html
+    assert "retirée (traitée sur un autre appareil)" in page.html and "Aucune demande en attente." in page.html
+    late = await visitor.post("push", f"/telephone/telephone-1/demandes/{first.id}/accepter", code="4321")
+    assert "déjà été traitée sur un autre appareil" in late.html
+    status, body = await visitor.admin("GET", f"/admin/pushes/{first.id}")
+    assert (status, body["status"], body["device"]) == (200, "withdrawn", "telephone-1")
 
 
 async def test_outbox_page_and_faults(world: World, visitor: Visitor) -> None:

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 if TYPE_CHECKING:  # the stage is what handlers act on; it knows nothing of this table
@@ -34,6 +34,27 @@ Handler = Callable[["Stage", Any], Awaitable[str]]
 """``async (stage, typed arguments) -> what happened, in one line``."""
 VALUE = ""
 """In ``Action.secrets``: the action's one value (not a field of a mapping) is the secret."""
+_ONE_VALUE, _MAPPING = "<one value>", "<mapping>"
+"""The branches of ``value_or_mapping``: pydantic puts them first in an error's location; ``validate`` drops them."""
+
+
+def value_or_mapping(value: Any, mapping: type[BaseModel]) -> Any:
+    """Arguments written as one value (``phone.approve: "4321"``) or, to say more, as a mapping
+    (``phone.approve: {password: "4321", device: telephone-2}``): a mapping is validated as ``mapping``,
+    anything else as ``value``, so an error speaks of the form the file used and not of both."""
+
+    def form(data: Any) -> str:
+        return _MAPPING if isinstance(data, dict | BaseModel) else _ONE_VALUE
+
+    return Annotated[Annotated[value, Tag(_ONE_VALUE)] | Annotated[mapping, Tag(_MAPPING)], Discriminator(form)]
+
+
+def model_in(tp: Any) -> type[BaseModel] | None:
+    """The mapping a type of arguments accepts: the model itself, or the one inside ``Model | None`` or
+    ``value_or_mapping``."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    return next((found for arg in get_args(tp) if (found := model_in(arg)) is not None), None)
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,7 @@ class Actor:
     def action(
         self, verb: str, arguments: Any, summary: str, *, value: str = "", secrets: Iterable[str] = (),
         example: str = "", card_in_browser: bool = False, produces: Iterable[str] | None = None,
+        on_phone: bool = False,
     ) -> Callable[[Handler], Handler]:  # fmt: skip
         """Register the decorated handler as the action ``<actor>.<verb>``; the handler is returned as is."""
 
@@ -61,7 +83,7 @@ class Actor:
                 Action(
                     f"{self.name}.{verb}", self, arguments, summary, handler, value=value,
                     secrets=frozenset(secrets), example=example, card_in_browser=card_in_browser,
-                    produces=self.produces if produces is None else frozenset(produces),
+                    produces=self.produces if produces is None else frozenset(produces), on_phone=on_phone,
                 )
             )  # fmt: skip
             return handler
@@ -91,6 +113,8 @@ class Action:
     produces: frozenset[str] = frozenset()
     """The result expectations a step of this action can meet: ``fails`` only where a request or a
     command is made, ``diagnose_failed`` only after the diagnosis… (state expectations: any step)."""
+    on_phone: bool = False
+    """The step acts on one phone: its arguments' ``device`` names it, or the scenario has only one."""
 
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
@@ -105,6 +129,8 @@ class Action:
         """The summary with what the step's value holds: ``GET a page: {site, path}``."""
         if self.takes_mapping:
             return f"{self.summary}: {{{', '.join(self.arguments.model_fields)}}}"
+        if (model := model_in(self.arguments)) is not None:  # one value or nothing, or a mapping
+            return f"{self.summary}: {self.value or 'nothing'}, or {{{', '.join(model.model_fields)}}}"
         return f"{self.summary}: {self.value}" if self.value else self.summary
 
     def validate(self, value: Any) -> tuple[Any, list[InitErrorDetails]]:
@@ -115,7 +141,7 @@ class Action:
             return value, [
                 {
                     "type": PydanticCustomError(error["type"], self._friendly(error)),
-                    "loc": (self.name, *error["loc"]),
+                    "loc": (self.name, *(k for k in error["loc"] if k not in (_ONE_VALUE, _MAPPING))),
                     "input": error["input"],
                 }
                 for error in exc.errors()
@@ -129,18 +155,21 @@ class Action:
 
     def secret_values(self, args: Any) -> set[str]:
         """The codes and passwords these arguments hold, defaults included (a default PIN is typed too)."""
-        if VALUE in self.secrets:
-            return {str(args)} if args is not None else set()
         if isinstance(args, BaseModel):
             return {str(getattr(args, name)) for name in self.secrets if getattr(args, name, None) is not None}
         if isinstance(args, dict):
             return {str(v) for k, v in args.items() if k in self.secrets and v is not None}
+        if VALUE in self.secrets:  # one value, or a mapping instead (``Text | Model``): checked above
+            return {str(args)} if args is not None else set()
         return set()
 
     def _friendly(self, error: ErrorDetails) -> str:
         """pydantic's message, reworded where it would name a Python type instead of what to write."""
-        takes = ", ".join(self.arguments.model_fields) if self.takes_mapping else ""
-        kind, whole = error["type"], not error["loc"]
+        model = model_in(self.arguments)
+        takes = ", ".join(model.model_fields) if model is not None else ""
+        kind, whole = error["type"], error["loc"] in ((), (_ONE_VALUE,), (_MAPPING,))
+        if whole and kind in ("string_type", "model_type") and not self.takes_mapping and takes:
+            return f"{self.name} takes {self.value or 'nothing'}, or a mapping: {{{takes}}}"
         if kind == "extra_forbidden" and takes:
             return f"unknown argument of {self.name}; it takes: {takes}"
         if kind == "missing":

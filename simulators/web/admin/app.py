@@ -265,7 +265,14 @@ TESTSSL = "simulators/web/testssl/app.py"
 CARDS = "harness/card/control.py (worlds with cards only)"
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/admin/state", "", "clock, directory (contacts held now), activated e-CPS, outbox addresses", state),
+    Route(
+        "GET",
+        "/admin/state",
+        "",
+        "clock, directory (contacts held now), activated e-CPS (one per phone: national id, device, method, "
+        "locked), outbox addresses",
+        state,
+    ),
     Route("GET", "/admin/clock", "", 'the world clock: `{"now": iso}`', clock_get),
     Route(
         "POST",
@@ -297,7 +304,8 @@ ROUTES: tuple[Route, ...] = (
         "/admin/ecps",
         '`{"national_id", "password", "device"}`',
         "an e-CPS already activated for a professional of the directory, on the phone `device` (default "
-        "`telephone-1`), with this 4-digit password (201)",
+        "`telephone-1`), with this 4-digit password (201); again with another `device`: a second phone, and a "
+        "login pushes to each (the first answer withdraws the others' push)",
         ecps_activate,
         model=EcpsIn,
     ),
@@ -325,7 +333,14 @@ ROUTES: tuple[Route, ...] = (
         openapi_handler,
     ),
     Route("GET", "/admin/phones/{device}/pushes", "", "the phone's pending pushes", mounted_by=PUSH),
-    Route("GET", "/admin/pushes/{push}", "", "one push and its status", mounted_by=PUSH),
+    Route(
+        "GET",
+        "/admin/pushes/{push}",
+        "",
+        "one push: its phone (`device`), its login (`request`, shared by the pushes to each phone) and its "
+        "`status`: pending, approved, refused, expired, failed or withdrawn (another phone answered first)",
+        mounted_by=PUSH,
+    ),
     Route(
         "POST",
         "/admin/pushes/{push}/approve",

@@ -111,7 +111,8 @@ class AuthRequest:
     code_challenge: str | None
     code_challenge_method: str | None
     created_at: dt.datetime
-    push_id: str | None = None
+    push_request: str | None = None
+    """The e-CPS login request (``EcpsRegistry.request_push``): a push to each of the person's devices."""
     national_id: str | None = None
     response_mode: str = "query"
     """How the answer goes back: ``query`` or ``fragment`` of the redirect, or a ``form_post`` page."""
@@ -158,7 +159,7 @@ class RefreshSession:
 class CibaRequest:
     auth_req_id: str
     client_id: str
-    push_id: str
+    push_request: str
     national_id: str
     scope: str
     expires_at: dt.datetime
@@ -270,16 +271,17 @@ def start_authorization(psc: PscState, params: dict[str, str], now: dt.datetime)
 
 
 def request_ecps_push(psc: PscState, world: WorldState, request: AuthRequest, national_id: str) -> None:
-    """The user chose "Application e-CPS" and typed the national id: a push goes to the phone."""
-    push = world.ecps.request_push(national_id, request.client.name, "00", world.now())  # EcpsError if none
-    request.push_id, request.national_id = push.id, national_id
+    """The user chose "Application e-CPS" and typed the national id: a push goes to each of their phones."""
+    login = world.ecps.request_push(national_id, request.client.name, "00", world.now())  # EcpsError if none
+    request.push_request, request.national_id = login.id, national_id
 
 
 def ecps_outcome(psc: PscState, world: WorldState, request: AuthRequest) -> PushStatus:
-    if request.push_id is None:
+    """The first answer of one of the person's phones, or ``expired``, or ``pending``."""
+    if request.push_request is None:
         raise OAuthError("invalid_request", "no push was sent for this request")
     try:
-        return world.ecps.push(request.push_id, world.now()).status
+        return world.ecps.push_request(request.push_request, world.now()).status
     except EcpsError as exc:
         raise OAuthError("invalid_request", str(exc)) from exc
 
@@ -552,13 +554,13 @@ def start_ciba(psc: PscState, world: WorldState, client: Client, form: dict[str,
         raise OAuthError("invalid_request", "login_hint (the national id) is required")
     scope = check_scope(form.get("scope", ""))
     try:
-        push = world.ecps.request_push(national_id, client.name, form.get("binding_message", "00"), world.now())
+        login = world.ecps.request_push(national_id, client.name, form.get("binding_message", "00"), world.now())
     except EcpsError as exc:
         raise OAuthError("unknown_user_id", str(exc)) from exc
     request = CibaRequest(
         secrets.token_urlsafe(24),
         client.client_id,
-        push.id,
+        login.id,
         national_id,
         scope,
         world.now() + dt.timedelta(seconds=CIBA_LIFETIME),
@@ -574,7 +576,7 @@ def poll_ciba(psc: PscState, world: WorldState, client: Client, form: dict[str, 
     now = world.now()
     too_fast = request.last_poll is not None and (now - request.last_poll).total_seconds() < CIBA_INTERVAL
     request.last_poll = now
-    status = world.ecps.push(request.push_id, now).status
+    status = world.ecps.push_request(request.push_request, now).status
     if now >= request.expires_at or status is PushStatus.EXPIRED:
         request.done = True
         raise OAuthError("expired_token", "the authentication request expired")

@@ -1,7 +1,9 @@
 """The e-CPS push backend and the virtual phone (``push.esw.esante.gouv.fr``).
 
-A trainer opens ``/telephone/<device>`` beside the browser: it lists pending pushes (approve with
-the e-CPS code, or refuse), scans the wallet's QR code, and shows the SMS the number received.
+A trainer opens ``/telephone/<device>`` beside the browser, one page per phone: it lists the
+device's pending pushes (approve with the e-CPS code, or refuse) and its latest others with their
+state (expired, withdrawn because another phone answered…), scans the wallet's QR code, and shows
+the code the phone displays after a scan.
 Scripts use the JSON API under ``/api``: ``GET /api/phones/<device>/pushes``,
 ``POST /api/pushes/<id>/approve {"password"}``, ``POST /api/pushes/<id>/refuse``,
 ``GET /api/pushes/<id>``, ``POST /api/phones/<device>/scan {"token"}``.
@@ -16,7 +18,7 @@ from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
 from simulators.web.wallet.rules import WalletState, phone_scans
 from simulators.web.wording import Refusal
-from simulators.world.ecps import EcpsError, Push
+from simulators.world.ecps import EcpsError, Push, PushStatus
 from simulators.world.state import WorldState
 
 SITE = "Application e-CPS"
@@ -87,34 +89,59 @@ async def api_scan(request: web.Request) -> web.Response:
 
 
 # -- the phone's screen ---------------------------------------------------------------------------------
+STATES = {
+    PushStatus.APPROVED: "acceptée",
+    PushStatus.REFUSED: "refusée",
+    PushStatus.EXPIRED: "expirée",
+    PushStatus.FAILED: "échouée (e-CPS bloquée)",
+    PushStatus.WITHDRAWN: "retirée (traitée sur un autre appareil)",
+}
+"""How the phone names a push that no longer waits for an answer."""
+HISTORY = 10
+"""Answered, expired and withdrawn pushes the phone still lists (the latest ones)."""
+
+
 def _push_item(device: str, push: Push) -> str:
     return (
-        f'<li data-push="{p.text(push.id)}"><b>{p.text(push.client)}</b> demande votre connexion '
-        f"({p.text(push.binding_message)}), expire à {p.text(push.expires_at.strftime('%H:%M:%S'))}"
+        f'<li data-push="{p.text(push.id)}" data-push-state="{push.status.value}"><b>{p.text(push.client)}</b> '
+        f"demande votre connexion ({p.text(push.binding_message)}), expire à "
+        f"{p.text(push.expires_at.strftime('%H:%M:%S'))}"
         + p.form(f"/telephone/{device}/demandes/{push.id}/accepter", [("code", "Code e-CPS", "password")], "Accepter")
         + f'<form method="post" action="/telephone/{p.text(device)}/demandes/{p.text(push.id)}/refuser">'
         '<button type="submit">Refuser</button></form></li>'
     )
 
 
+def _past_item(push: Push) -> str:
+    return (
+        f'<li data-push="{p.text(push.id)}" data-push-state="{push.status.value}"><b>{p.text(push.client)}</b> '
+        f"({p.text(push.created_at.strftime('%H:%M:%S'))}) : {p.text(STATES.get(push.status, push.status.value))}"
+        "</li>"
+    )
+
+
 async def phone(request: web.Request, message: str = "", css: str = "") -> web.Response:
+    """One device's screen: its e-CPS, the pushes waiting for an answer, the latest others with their state."""
     device = _device(request)
     world = request.app[WORLD_KEY]
     now = world.now()
-    ecps = next((e for e in world.ecps.all() if e.device == device), None)
+    held = [e for e in world.ecps.all() if e.device == device]
     body = p.paragraph(message, css) if message else ""
-    if ecps is None:
+    if not held:
         body += p.paragraph("Aucune e-CPS n'est activée sur ce téléphone.")
-    else:
+    for ecps in held:
         state = "bloquée" if ecps.locked else "active"
         body += p.paragraph(f"e-CPS {state} pour l'identifiant {ecps.national_id}.")
-    pushes = world.ecps.pending(device, now)
+    pushes = world.ecps.on_device(device, now)
+    waiting = [push for push in pushes if push.status is PushStatus.PENDING]
     body += "<h2>Demandes de connexion</h2>"
     body += (
-        "<ul>" + "".join(_push_item(device, push) for push in pushes) + "</ul>"
-        if pushes
+        "<ul>" + "".join(_push_item(device, push) for push in waiting) + "</ul>"
+        if waiting
         else p.paragraph("Aucune demande en attente.")
     )
+    if past := [push for push in pushes if push.status is not PushStatus.PENDING][-HISTORY:]:
+        body += "<h2>Demandes précédentes</h2><ul>" + "".join(_past_item(push) for push in reversed(past)) + "</ul>"
     if code := request.app[SCANNED_KEY].get(device):
         body += (
             p.paragraph("Code à saisir sur votre ordinateur :")
@@ -130,11 +157,19 @@ async def phone_get(request: web.Request) -> web.Response:
     return await phone(request)
 
 
+def _own_push(request: web.Request) -> str:
+    """The push id of the URL, if it was sent to the URL's device (a phone answers its own pushes only)."""
+    world, push_id = request.app[WORLD_KEY], request.match_info["push"]
+    if world.ecps.push(push_id, world.now()).device != _device(request):
+        raise EcpsError("unknown-push", f"demande {push_id!r} inconnue sur ce téléphone")
+    return push_id
+
+
 async def phone_approve(request: web.Request) -> web.Response:
     world = request.app[WORLD_KEY]
     fields = await form_fields(request, "code")
     try:
-        world.ecps.approve(request.match_info["push"], fields["code"], world.now())
+        world.ecps.approve(_own_push(request), fields["code"], world.now())
     except EcpsError as exc:
         return await phone(request, str(exc), "error")
     return await phone(request, "Connexion acceptée.", "ok")
@@ -143,7 +178,7 @@ async def phone_approve(request: web.Request) -> web.Response:
 async def phone_refuse(request: web.Request) -> web.Response:
     world = request.app[WORLD_KEY]
     try:
-        world.ecps.refuse(request.match_info["push"], world.now())
+        world.ecps.refuse(_own_push(request), world.now())
     except EcpsError as exc:
         return await phone(request, str(exc), "error")
     return await phone(request, "Connexion refusée.", "ok")

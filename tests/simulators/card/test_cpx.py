@@ -430,7 +430,7 @@ def test_each_certificate_of_a_profile_has_its_own_variant(session_pki: Pki, tmp
     [
         ("certificates: lost", 17, "certificates", "'lost' is not a certificate variant"),
         ("certificates:\n  authentication: lost", 18, "certificates.authentication", "Input should be 'valid'"),
-        ("certificates:\n  signatur: valid", 18, "certificates.signatur", "Extra inputs are not permitted"),
+        ("certificates:\n  signatur: valid", 18, "certificates.signatur", "did you mean 'signature'? it takes:"),
         ("certificates: {}", 17, "certificates", "give authentication, signature or both"),
     ],
 )

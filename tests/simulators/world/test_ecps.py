@@ -4,6 +4,9 @@ An e-CPS is activated for one national id and one phone with a 4-digit password.
 asks for a push; the phone sees it pending for 120 s (CIBA's ``expires_in``), then approves it with
 the password, refuses it, or lets it expire. Wrong passwords count, and the third locks the e-CPS
 until it is activated again. Refusals carry a reason code.
+
+A professional may activate the e-CPS on several phones: a login pushes to each phone not locked,
+the first answer settles the login and withdraws the other phones' push.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from simulators.world.clock import Clock
-from simulators.world.ecps import EcpsError, EcpsRegistry, Push, PushStatus
+from simulators.world.ecps import EcpsError, EcpsRegistry, Push, PushRequest, PushStatus
 
 T0 = dt.datetime(2024, 3, 1, 8, 0, tzinfo=dt.UTC)
 IDNAT = "899700209812"
@@ -31,7 +34,9 @@ def activated(clock: Clock | None = None) -> EcpsRegistry:
 
 
 def ask(registry: EcpsRegistry, now: dt.datetime = T0) -> Push:
-    return registry.request_push(IDNAT, "sidep", "00", now)
+    """A login of IDNAT, who has one phone: the push it got."""
+    [push] = registry.request_push(IDNAT, "sidep", "00", now).pushes
+    return push
 
 
 def refusal(call: Callable[[], object]) -> str:
@@ -107,7 +112,7 @@ def test_new_push_is_pending_and_expires_120_seconds_later() -> None:
 
 
 def test_push_goes_to_the_activated_device_with_client_and_binding_message() -> None:
-    push = activated().request_push(IDNAT, "sidep", "42", T0)
+    [push] = activated().request_push(IDNAT, "sidep", "42", T0).pushes
     assert (push.device, push.client, push.binding_message, push.national_id) == (PHONE, "sidep", "42", IDNAT)
 
 
@@ -334,11 +339,120 @@ def test_refusing_does_not_count_as_a_wrong_password() -> None:
     assert ecps.wrong_tries == 0
 
 
+# --- several phones -----------------------------------------------------------------------------
+SECOND = "phone-alain-2"
+SECOND_PASSWORD = "7531"
+
+
+def two_phones(clock: Clock | None = None) -> EcpsRegistry:
+    registry = activated(clock)
+    registry.activate(IDNAT, SECOND, SECOND_PASSWORD, "sans carte", (clock or Clock(T0)).now())
+    return registry
+
+
+def login(registry: EcpsRegistry, now: dt.datetime = T0) -> tuple[PushRequest, Push, Push]:
+    """A login of IDNAT on two phones: the request and the push each phone got."""
+    request = registry.request_push(IDNAT, "sidep", "00", now)
+    first, second = request.pushes
+    return request, first, second
+
+
+def test_a_second_activation_on_another_phone_keeps_the_first() -> None:
+    registry = two_phones()
+    assert [(e.device, e.password) for e in registry.devices(IDNAT)] == [(PHONE, PASSWORD), (SECOND, SECOND_PASSWORD)]
+    assert registry.find(IDNAT, PHONE) is not None and registry.find(IDNAT) is registry.find(IDNAT, SECOND)
+    assert len(registry.all()) == 2
+
+
+def test_a_login_pushes_to_every_phone_of_the_person() -> None:
+    registry = two_phones()
+    request, first, second = login(registry)
+    assert (first.device, second.device) == (PHONE, SECOND)
+    assert first.request == second.request == request.id and first.id != second.id
+    assert registry.pending(PHONE, T0) == [first] and registry.pending(SECOND, T0) == [second]
+    assert request.status is PushStatus.PENDING
+
+
+def test_approving_on_one_phone_withdraws_the_others_push() -> None:
+    registry = two_phones()
+    request, first, second = login(registry)
+    registry.approve(second.id, SECOND_PASSWORD, T0)
+    assert (first.status, second.status) == (PushStatus.WITHDRAWN, PushStatus.APPROVED)
+    assert registry.push_request(request.id, T0).status is PushStatus.APPROVED
+    assert registry.pending(PHONE, T0) == []
+
+
+def test_refusing_on_one_phone_refuses_the_login_and_withdraws_the_others_push() -> None:
+    registry = two_phones()
+    request, first, second = login(registry)
+    registry.refuse(first.id, T0)
+    assert (first.status, second.status, request.status) == (
+        PushStatus.REFUSED, PushStatus.WITHDRAWN, PushStatus.REFUSED,
+    )  # fmt: skip
+
+
+def test_a_withdrawn_push_cannot_be_answered_any_more() -> None:
+    registry = two_phones()
+    _, first, second = login(registry)
+    registry.approve(first.id, PASSWORD, T0)
+    assert refusal(lambda: registry.approve(second.id, SECOND_PASSWORD, T0)) == "push-withdrawn"
+    assert refusal(lambda: registry.refuse(second.id, T0)) == "push-withdrawn"
+    assert registry.push(first.id, T0).status is PushStatus.APPROVED
+
+
+def test_each_phone_approves_with_its_own_password() -> None:
+    registry = two_phones()
+    _, first, _ = login(registry)
+    assert refusal(lambda: registry.approve(first.id, SECOND_PASSWORD, T0)) == "wrong-password"
+    assert registry.approve(first.id, PASSWORD, T0).status is PushStatus.APPROVED
+
+
+def test_a_wrong_password_on_one_phone_withdraws_nothing() -> None:
+    registry = two_phones()
+    request, first, second = login(registry)
+    with pytest.raises(EcpsError):
+        registry.approve(first.id, WRONG, T0)
+    assert (first.status, second.status, request.status) == (PushStatus.PENDING,) * 3
+
+
+def test_locking_one_phone_fails_the_login_and_the_next_login_skips_that_phone() -> None:
+    registry = two_phones()
+    request, first, second = login(registry)
+    for _ in range(3):
+        with pytest.raises(EcpsError):
+            registry.approve(first.id, WRONG, T0)
+    assert (request.status, second.status) == (PushStatus.FAILED, PushStatus.WITHDRAWN)
+    [only] = registry.request_push(IDNAT, "sidep", "00", T0).pushes
+    assert only.device == SECOND
+
+
+def test_a_login_no_phone_answers_expires_on_every_phone() -> None:
+    clock = Clock(T0)
+    registry = two_phones(clock)
+    request, first, second = login(registry, clock.now())
+    clock.advance("120s")
+    assert registry.push_request(request.id, clock.now()).status is PushStatus.EXPIRED
+    assert (first.status, second.status) == (PushStatus.EXPIRED, PushStatus.EXPIRED)
+
+
+def test_on_device_lists_a_phones_pushes_whatever_their_state() -> None:
+    registry = two_phones()
+    _, first, _ = login(registry)
+    registry.approve(first.id, PASSWORD, T0)
+    _, _, later = login(registry)
+    assert [p.status for p in registry.on_device(SECOND, T0)] == [PushStatus.WITHDRAWN, PushStatus.PENDING]
+    assert registry.on_device(SECOND, T0)[-1] is later
+
+
+def test_an_unknown_login_request_is_refused() -> None:
+    assert refusal(lambda: activated().push_request("nope", T0)) == "unknown-push"
+
+
 # --- statuses -----------------------------------------------------------------------------------
 
 
 def test_status_values_are_the_api_strings() -> None:
-    assert [s.value for s in PushStatus] == ["pending", "approved", "refused", "expired", "failed"]
+    assert [s.value for s in PushStatus] == ["pending", "approved", "refused", "expired", "failed", "withdrawn"]
 
 
 def test_push_as_json_carries_status_and_times() -> None:
@@ -347,7 +461,9 @@ def test_push_as_json_carries_status_and_times() -> None:
     registry.refuse(push.id, T0)
     assert push.as_json() == {
         "id": push.id,
+        "request": push.request,
         "national_id": IDNAT,
+        "device": PHONE,
         "client": "sidep",
         "binding_message": "00",
         "created_at": "2024-03-01T08:00:00+00:00",

@@ -365,11 +365,17 @@ def test_pkce_required_client_accepts_s256(psc: PscState) -> None:
 
 
 # -- browser e-CPS push -----------------------------------------------------------------------------------
+def phone_push(world: WorldState, device: str = DEFAULT_DEVICE) -> str:
+    """The one push pending on ``device`` (what its e-CPS app answers)."""
+    [push] = world.ecps.pending(device, world.now())
+    return push.id
+
+
 def test_ecps_push_goes_to_the_users_phone_with_the_client_name(psc: PscState, world: WorldState) -> None:
     request = start_authorization(psc, params(), world.now())
     request_ecps_push(psc, world, request, NATIONAL_ID)
     [push] = world.ecps.pending(DEFAULT_DEVICE, world.now())
-    assert (push.id, push.client, push.binding_message) == (request.push_id, RP_NAME, "00")
+    assert (push.request, push.client, push.binding_message) == (request.push_request, RP_NAME, "00")
     assert request.national_id == NATIONAL_ID
 
 
@@ -378,7 +384,7 @@ def test_ecps_push_for_a_user_without_ecps_is_an_ecps_error(psc: PscState, world
     with pytest.raises(EcpsError) as excinfo:
         request_ecps_push(psc, world, request, "899700218896")
     assert excinfo.value.code == "not-activated"
-    assert request.push_id is None
+    assert request.push_request is None
 
 
 def test_ecps_outcome_without_push_is_invalid_request(psc: PscState, world: WorldState) -> None:
@@ -390,7 +396,7 @@ def test_ecps_outcome_without_push_is_invalid_request(psc: PscState, world: Worl
 
 def test_ecps_outcome_of_an_unknown_push_is_invalid_request(psc: PscState, world: WorldState) -> None:
     request = start_authorization(psc, params(), world.now())
-    request.push_id = "no-such-push"
+    request.push_request = "no-such-push"
     with pytest.raises(OAuthError) as excinfo:
         ecps_outcome(psc, world, request)
     assert excinfo.value.error == "invalid_request"
@@ -405,9 +411,18 @@ def test_ecps_outcome_is_pending_until_the_phone_answers(psc: PscState, world: W
 def test_ecps_outcome_is_approved_once_the_phone_approves(psc: PscState, world: WorldState) -> None:
     request = start_authorization(psc, params(), world.now())
     request_ecps_push(psc, world, request, NATIONAL_ID)
-    assert request.push_id is not None
-    world.ecps.approve(request.push_id, ECPS_PASSWORD, world.now())
+    world.ecps.approve(phone_push(world), ECPS_PASSWORD, world.now())
     assert ecps_outcome(psc, world, request) is PushStatus.APPROVED
+
+
+def test_ecps_outcome_is_the_answer_of_whichever_phone_answers_first(psc: PscState, world: WorldState) -> None:
+    world.ecps.activate(NATIONAL_ID, "telephone-2", "8642", "sans carte", world.now())
+    request = start_authorization(psc, params(), world.now())
+    request_ecps_push(psc, world, request, NATIONAL_ID)
+    first, second = phone_push(world), phone_push(world, "telephone-2")
+    world.ecps.approve(second, "8642", world.now())
+    assert ecps_outcome(psc, world, request) is PushStatus.APPROVED
+    assert world.ecps.push(first, world.now()).status is PushStatus.WITHDRAWN
 
 
 def test_ecps_outcome_expires_after_120_seconds_on_the_world_clock(psc: PscState, world: WorldState) -> None:
@@ -974,7 +989,7 @@ def test_ciba_for_a_user_without_ecps_is_unknown_user_id(psc: PscState, world: W
 def test_ciba_sends_a_push_with_the_client_name_and_binding_message(psc: PscState, world: WorldState) -> None:
     request = start_ciba(psc, world, client(psc), ciba_form(binding_message="42"))
     [push] = world.ecps.pending(DEFAULT_DEVICE, world.now())
-    assert (push.id, push.client, push.binding_message) == (request.push_id, RP_NAME, "42")
+    assert (push.request, push.client, push.binding_message) == (request.push_request, RP_NAME, "42")
 
 
 def test_ciba_binding_message_defaults_to_00(psc: PscState, world: WorldState) -> None:
@@ -1017,7 +1032,7 @@ def test_ciba_poll_one_interval_later_is_pending_not_slow_down(psc: PscState, wo
 def test_ciba_approved_push_gives_a_mobile_grant_for_the_user(psc: PscState, world: WorldState) -> None:
     request = start_ciba(psc, world, client(psc), ciba_form())
     world.clock.advance("5s")
-    world.ecps.approve(request.push_id, ECPS_PASSWORD, world.now())
+    world.ecps.approve(phone_push(world), ECPS_PASSWORD, world.now())
     grant = poll(psc, world, request.auth_req_id)
     assert (grant.client_id, grant.national_id, grant.scope, grant.auth_mode, grant.nonce) == (
         RP, NATIONAL_ID, "openid scope_all", "MOBILE", None,
@@ -1027,7 +1042,7 @@ def test_ciba_approved_push_gives_a_mobile_grant_for_the_user(psc: PscState, wor
 
 def test_ciba_grant_turns_into_tokens(psc: PscState, world: WorldState, public_key: RSAKey) -> None:
     request = start_ciba(psc, world, client(psc), ciba_form())
-    world.ecps.approve(request.push_id, ECPS_PASSWORD, world.now())
+    world.ecps.approve(phone_push(world), ECPS_PASSWORD, world.now())
     answer = tokens(psc, poll(psc, world, request.auth_req_id), ISSUER, world.now())
     _, claims = verified(answer["access_token"], public_key)
     assert (claims["sub"], claims["authMode"]) == (SUB, "MOBILE")
@@ -1035,7 +1050,7 @@ def test_ciba_grant_turns_into_tokens(psc: PscState, world: WorldState, public_k
 
 def test_ciba_auth_req_id_is_single_use(psc: PscState, world: WorldState) -> None:
     request = start_ciba(psc, world, client(psc), ciba_form())
-    world.ecps.approve(request.push_id, ECPS_PASSWORD, world.now())
+    world.ecps.approve(phone_push(world), ECPS_PASSWORD, world.now())
     poll(psc, world, request.auth_req_id)
     world.clock.advance("1s")
     assert poll_error(psc, world, request.auth_req_id) == "invalid_grant"
@@ -1043,13 +1058,13 @@ def test_ciba_auth_req_id_is_single_use(psc: PscState, world: WorldState) -> Non
 
 def test_ciba_refused_push_is_access_denied(psc: PscState, world: WorldState) -> None:
     request = start_ciba(psc, world, client(psc), ciba_form())
-    world.ecps.refuse(request.push_id, world.now())
+    world.ecps.refuse(phone_push(world), world.now())
     assert poll_error(psc, world, request.auth_req_id) == "access_denied"
 
 
 def test_ciba_request_is_closed_after_access_denied(psc: PscState, world: WorldState) -> None:
     request = start_ciba(psc, world, client(psc), ciba_form())
-    world.ecps.refuse(request.push_id, world.now())
+    world.ecps.refuse(phone_push(world), world.now())
     poll_error(psc, world, request.auth_req_id)
     world.clock.advance("1s")
     assert poll_error(psc, world, request.auth_req_id) == "invalid_grant"
@@ -1057,10 +1072,19 @@ def test_ciba_request_is_closed_after_access_denied(psc: PscState, world: WorldS
 
 def test_ciba_push_failed_by_a_locked_ecps_is_access_denied(psc: PscState, world: WorldState) -> None:
     request = start_ciba(psc, world, client(psc), ciba_form())
+    push = phone_push(world)
     for _ in range(3):
         with pytest.raises(EcpsError):
-            world.ecps.approve(request.push_id, "0000", world.now())
-    assert world.ecps.push(request.push_id, world.now()).status is PushStatus.FAILED
+            world.ecps.approve(push, "0000", world.now())
+    assert world.ecps.push(push, world.now()).status is PushStatus.FAILED
+    assert poll_error(psc, world, request.auth_req_id) == "access_denied"
+
+
+def test_ciba_refused_on_a_second_phone_is_access_denied(psc: PscState, world: WorldState) -> None:
+    world.ecps.activate(NATIONAL_ID, "telephone-2", "8642", "sans carte", world.now())
+    request = start_ciba(psc, world, client(psc), ciba_form())
+    world.ecps.refuse(phone_push(world, "telephone-2"), world.now())
+    assert world.ecps.pending(DEFAULT_DEVICE, world.now()) == []
     assert poll_error(psc, world, request.auth_req_id) == "access_denied"
 
 
