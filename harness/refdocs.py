@@ -107,8 +107,17 @@ def _constraints(metadata: Sequence[Any]) -> list[str]:
     return found
 
 
+def _reference_link(tp: Any) -> str | None:
+    """A value type that has its own reference page (the screen ids): a link to it, from a page of docs/reference."""
+    from harness.scenario.screens import ScreenId
+
+    return "[screen id](screens.md)" if tp is ScreenId else None
+
+
 def type_text(tp: Any, anchors: dict[type, str]) -> str:
     """A field's type in words: ``str``, ``"M" | "MME"``, ``list of [Persona](#personas)``…"""
+    if link := _reference_link(tp):
+        return link
     origin, args = get_origin(tp), get_args(tp)
     if origin is Annotated:
         if (written := written_type(args[1:])) is not None:
@@ -423,6 +432,46 @@ def card_profile() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+# -- screens -------------------------------------------------------------------------------------------
+def screens() -> str:
+    """docs/reference/screens.md, from the catalogue ``Screen`` of simulators/web/screens.py."""
+    from simulators.web import screens as catalogue
+
+    shown = catalogue.SHOWN
+    hidden = [screen for screen in catalogue.Screen if not screen.sites]
+    out = [
+        banner("the catalogue `Screen` of `simulators/web/screens.py`"),
+        "# Screens\n",
+        first_paragraph(catalogue) + "\n",
+        "A step checks the screen it reached with `expect: {screen: <id>}`, also under `chromium:` (see "
+        "[Expectations](scenario-format.md#expectations)), naming one of the screens below; `cps-harness check` "
+        "refuses any other id with the file, the line and the closest ids.\n",
+        "| site | what it is |",
+        "|---|---|",
+    ]
+    out += [f"| `{site}` | {cell(about)} |" for site, about in catalogue.SITES.items()]
+    out += [
+        "",
+        f"## The {len(shown)} screens\n",
+        "| id | site(s) | situation |",
+        "|---|---|---|",
+    ]
+    out += [
+        f"| `{screen.value}` | {', '.join(f'`{site}`' for site in screen.sites)} | {cell(screen.situation)} |"
+        for screen in shown
+    ]
+    out += [
+        "",
+        "## Refusal ids no page shows\n",
+        "The sites' rules raise these refusals like the others, but no page carries their id, so `expect.screen` "
+        "refuses them too.\n",
+        "| id | situation |",
+        "|---|---|",
+    ]
+    out += [f"| `{screen.value}` | {cell(screen.situation)} |" for screen in hidden]
+    return "\n".join(out).rstrip() + "\n"
+
+
 # -- admin API -----------------------------------------------------------------------------------------
 def admin_api() -> str:
     """docs/reference/admin-api.md, from the route table ``ROUTES`` of simulators/web/admin/app.py."""
@@ -578,6 +627,7 @@ def with_guide_map(current: str) -> str:
 PAGES: dict[str, Callable[[], str]] = {
     "docs/reference/scenario-format.md": scenario_format,
     "docs/reference/card-profile.md": card_profile,
+    "docs/reference/screens.md": screens,
     "docs/reference/admin-api.md": admin_api,
     "docs/reference/cli.md": cli,
 }

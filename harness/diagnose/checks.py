@@ -23,6 +23,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from simulators.card.cpx import ATR
+from simulators.web.screens import Screen
 from simulators.web.testssl.rules import OUTCOMES, READ_ADVICE, SUPPORT
 from simulators.web.wording import INCIDENT_FORM
 
@@ -811,7 +812,7 @@ def check_testssl(attempt: TlsAttempt) -> Check:
                 subject=attempt.peer_subject,
             )
         return _no_certificate(attempt)
-    if attempt.screen == "information-carte-cps":
+    if attempt.screen == Screen.INFORMATION_CARTE_CPS:
         shown = dict(attempt.fields)
         who = f"{shown.get('prenom', '')} {shown.get('nom', '')} ({shown.get('identifiant', '')})"
         return ok(
@@ -821,7 +822,7 @@ def check_testssl(attempt: TlsAttempt) -> Check:
             tls=version,
             page=shown,
         )
-    if attempt.screen == "aucun-certificat":
+    if attempt.screen == Screen.AUCUN_CERTIFICAT:
         return _no_certificate(attempt)
     outcome = next((o for o in OUTCOMES.values() if o.screen == attempt.screen), None)
     if outcome is not None:

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from harness.diagnose.checks import CHECK_IDS
 from harness.errors import StepFailed
 from harness.scenario.fields import PushOnPhone, Strict
+from harness.scenario.screens import ScreenId
 from harness.scenario.stage import Stage
 from simulators.world.outbox import Channel
 
@@ -56,7 +57,7 @@ def _no_true(value: Any) -> Any:
 class NotFields(Strict):
     """What must NOT hold after a step: each field given is checked on its own, and must fail."""
 
-    screen: str | None = Field(default=None, description="the page is not this screen")
+    screen: ScreenId | None = Field(default=None, description="the page is not this screen")
     status: int | None = Field(default=None, description="the page's HTTP status is not this one")
     text: Texts = Field(default_factory=list, description="text absent from the page (one string or a list)")
     url_starts: str | None = Field(default=None, description="the URL does not start with this")
@@ -68,7 +69,7 @@ class NotFields(Strict):
 class ExpectFields(Strict):
     """What must hold after a step; every field is optional."""
 
-    screen: str | None = Field(default=None, description="the page's screen id (its data-screen attribute)")
+    screen: ScreenId | None = Field(default=None, description="the page's screen id (its data-screen attribute)")
     status: int | None = Field(default=None, description="the HTTP status of the page the step ended on")
     text: Texts = Field(default_factory=list, description="French text the page must contain (one string or a list)")
     url_starts: str | None = Field(default=None, description="the start of the URL the step ended on")

@@ -15,7 +15,19 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
+from simulators.web.screens import Screen
 from simulators.world.authorities import AuthorityState
+
+REFUSAL_SCREENS: dict[str, Screen] = {
+    "absent": Screen.AUCUN_CERTIFICAT,
+    "unknown-ca": Screen.AUTORITE_INCONNUE,
+    "expired": Screen.CERTIFICAT_EXPIRE,
+    "not-yet-valid": Screen.CERTIFICAT_PAS_ENCORE_VALIDE,
+    "revoked": Screen.CERTIFICAT_REVOQUE,
+    "bad-usage": Screen.CERTIFICAT_INADAPTE,
+}
+"""The screen of each refusal, the same on every site that judges a card (the wallet's card port,
+PSC's "Carte CPS" login, Test SSL): a scenario checks one id for one situation wherever it plays."""
 
 
 @dataclass(frozen=True)

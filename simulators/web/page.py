@@ -1,7 +1,8 @@
 """Minimal HTML screens shared by the sites: French text, one screen id per page.
 
 Every page carries ``data-screen="<id>"`` on its body so that scenarios and tests check which
-screen a step reached without scraping wording, and the wording itself stays the guide's.
+screen a step reached without scraping wording, and the wording itself stays the guide's. The id
+is a ``Screen`` of the catalogue (``screens.py``), never a string typed here and there.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Iterable
 from html import escape
 
 from aiohttp import web
+
+from simulators.web.screens import Screen
 
 STYLE = """
 body{font-family:Marianne,Arial,sans-serif;margin:0;background:#f6f6f6;color:#161616}
@@ -28,7 +31,7 @@ def text(value: object) -> str:
 
 
 def page(
-    screen: str,
+    screen: Screen,
     title: str,
     body: str,
     *,

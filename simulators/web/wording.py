@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from simulators.web.screens import Screen
+
 SUPPORT = "Support ANS : 0 825 852 000 (service 0,06 €/min + prix appel), 24/24 heures - 7/7 jours, ou votre CIS."
 INCIDENT_FORM = (
     "Carte perdue, ou code porteur et code de déblocage bloqués : complétez le formulaire d'incident "
@@ -26,7 +28,7 @@ CARD_ADVICE = (
 
 
 class Refusal(Exception):
-    def __init__(self, screen: str, message: str, advice: Iterable[str] = ()) -> None:
+    def __init__(self, screen: Screen, message: str, advice: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.screen = screen
         self.message = message

@@ -111,7 +111,7 @@ async def logins(world: World, certificate: Path, tmp_path: Path) -> dict[str, s
         (
             "{authentication: expired, signature: valid}",
             {"authentication": "expired", "signature": "valid"},
-            {"testssl": "certificat-expire", "wallet": "certificat-expire", "psc": "carte-expired"},
+            {"testssl": "certificat-expire", "wallet": "certificat-expire", "psc": "certificat-expire"},
             ": OK",
             "validity",
         ),

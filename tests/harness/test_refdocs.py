@@ -16,6 +16,7 @@ from harness.scenario.loader import find, load
 from harness.scenario.model import Step
 from harness.world.host import WorldHost
 from simulators.web.admin.app import ROUTES
+from simulators.web.screens import Screen
 
 REGENERATE = f"regenerate them with: .venv/bin/{refdocs.COMMAND}"
 
@@ -61,6 +62,16 @@ def test_examples_are_copied_exactly_from_the_scenario_files() -> None:
 def test_every_expectation_field_has_a_meaning() -> None:
     missing = [name for name, info in Expect.model_fields.items() if not info.description]
     assert missing == [], f"Expect fields without a description (harness/scenario/model.py): {missing}"
+
+
+def test_the_screens_page_lists_the_catalogue_and_the_docs_link_to_it() -> None:
+    page = refdocs.screens()
+    for screen in Screen:
+        sites = ", ".join(f"`{site}`" for site in screen.sites)
+        assert (f"| `{screen.value}` | {sites} |" if sites else f"| `{screen.value}` |") in page, screen.value
+    assert "| `screen` | [screen id](screens.md) \\| null |" in refdocs.scenario_format(), "expect.screen links to it"
+    for doc in ("README.md", "docs/getting-started.md"):
+        assert "reference/screens.md)" in (refdocs.ROOT / doc).read_text(encoding="utf-8"), doc
 
 
 def test_every_cli_argument_has_help() -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from simulators.web import page as p
 from simulators.web.jsonapi import error, read_object
 from simulators.web.push.app import add_api_routes, set_state
+from simulators.web.screens import Screen
 from simulators.web.wallet.rules import WalletState
 from simulators.world.clock import parse_delta
 from simulators.world.directory import Contacts, DirectoryError, Professional
@@ -190,7 +191,7 @@ async def mailbox_page(request: web.Request) -> web.Response:
         if messages
         else p.paragraph("Aucun message reçu.")
     )
-    return p.page("boite-reception", f"Messages reçus par {address}", body, site="Messagerie")
+    return p.page(Screen.BOITE_RECEPTION, f"Messages reçus par {address}", body, site="Messagerie")
 
 
 async def openapi_handler(request: web.Request) -> web.Response:

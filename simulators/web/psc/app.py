@@ -23,7 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from simulators.web import page as p
-from simulators.web.certificates import check_certificate, peer_certificate
+from simulators.web.certificates import REFUSAL_SCREENS, check_certificate, peer_certificate
 from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
 from simulators.web.national_id import check_national_id
@@ -60,6 +60,7 @@ from simulators.web.psc.rules import (
     tokens,
     userinfo,
 )
+from simulators.web.screens import Screen
 from simulators.web.wording import CARD_ADVICE, SUPPORT, Refusal
 from simulators.world.authorities import AuthorityState
 from simulators.world.ecps import EcpsError, PushStatus
@@ -275,8 +276,8 @@ async def logout(request: web.Request) -> web.Response:
             return oauth_error(OAuthError("invalid_request", "post_logout_redirect_uri is not registered"))
         state = request.query.get("state")
         raise web.HTTPFound(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""))
-    return p.page("deconnexion", "Vous êtes déconnecté(e)", p.paragraph("Votre session Pro Santé Connect est fermée."),
-                  site=SITE)  # fmt: skip
+    closed = p.paragraph("Votre session Pro Santé Connect est fermée.")
+    return p.page(Screen.DECONNEXION, "Vous êtes déconnecté(e)", closed, site=SITE)
 
 
 def make_app(world: WorldState, psc: PscState, urls: Callable[[], dict[str, str]]) -> web.Application:
@@ -311,7 +312,7 @@ def to_client(request: AuthRequest, **params: str | None) -> web.Response:
             + '<noscript><button type="submit">Continuer</button></noscript></form>'
             + "<script>document.forms[0].submit()</script>"
         )
-        return p.page("retour-application", "Connexion réussie" if "code" in fields else "Connexion impossible",
+        return p.page(Screen.RETOUR_APPLICATION, "Connexion réussie" if "code" in fields else "Connexion impossible",
                       body, site=SITE)  # fmt: skip
     separator = "#" if request.response_mode == "fragment" else "&" if "?" in request.redirect_uri else "?"
     return web.Response(status=303, headers={"Location": request.redirect_uri + separator + urlencode(fields)})
@@ -324,7 +325,7 @@ def _auth_request(request: web.Request) -> AuthRequest:
     return found
 
 
-def _failure(screen: str, message: str, advice: Iterable[str], status: int) -> web.Response:
+def _failure(screen: Screen, message: str, advice: Iterable[str], status: int) -> web.Response:
     body = p.paragraph(message, "error") + p.advice(advice)
     return p.page(screen, "Connexion impossible", body, site=SITE, status=status)
 
@@ -335,7 +336,7 @@ async def authorize(request: web.Request) -> web.Response:
     try:
         auth = start_authorization(psc, params, world.now())
     except BadRedirect as exc:
-        return _failure("requete-invalide", f"Requête invalide : {exc.description}", [SUPPORT], 400)
+        return _failure(Screen.REQUETE_INVALIDE, f"Requête invalide : {exc.description}", [SUPPORT], 400)
     except OAuthError as exc:
         client = psc.clients[params["client_id"]]
         try:
@@ -355,7 +356,7 @@ async def authorize(request: web.Request) -> web.Response:
         + "<h2>Carte CPS</h2>"
         + p.link(f"{card_base}/auth/{auth.id}/carte", "Se connecter avec ma carte CPS")
     )
-    return p.page("choix-moyen", "Connexion avec Pro Santé Connect", body, site=SITE)
+    return p.page(Screen.CHOIX_MOYEN, "Connexion avec Pro Santé Connect", body, site=SITE)
 
 
 async def ecps_submit(request: web.Request) -> web.Response:
@@ -370,8 +371,10 @@ async def ecps_submit(request: web.Request) -> web.Response:
     except EcpsError as exc:
         if exc.code == "not-activated":
             message = f"Aucune e-CPS n'est activée pour l'identifiant {national_id}."
-            return _failure("aucune-e-cps", message, ["Activez votre e-CPS (avec ou sans carte CPS).", SUPPORT], 404)
-        return _failure("e-cps-bloquee", str(exc), ["Réactivez votre e-CPS.", SUPPORT], 423)
+            return _failure(
+                Screen.AUCUNE_E_CPS, message, ["Activez votre e-CPS (avec ou sans carte CPS).", SUPPORT], 404
+            )
+        return _failure(Screen.E_CPS_BLOQUEE, str(exc), ["Réactivez votre e-CPS.", SUPPORT], 423)
     raise web.HTTPSeeOther(f"/auth/{auth.id}/attente")
 
 
@@ -389,7 +392,7 @@ async def ecps_wait(request: web.Request) -> web.Response:
             + p.paragraph("Une notification a été envoyée sur votre téléphone.")
             + p.paragraph("Ouvrez l'application e-CPS et saisissez le mot de passe de votre e-CPS.")
         )
-        return p.page("attente-telephone", "Validez la connexion sur votre téléphone", body, site=SITE)
+        return p.page(Screen.ATTENTE_TELEPHONE, "Validez la connexion sur votre téléphone", body, site=SITE)
     psc.requests.pop(auth.id, None)
     if status is PushStatus.APPROVED:
         assert auth.national_id is not None
@@ -418,7 +421,8 @@ async def card_login(request: web.Request) -> web.Response:
             "revoked": "Votre carte CPS est en opposition (certificat révoqué).",
         }
         message = messages.get(check.status, "Ce certificat ne permet pas de vous connecter.")
-        return _failure(f"carte-{check.status}", message, [*CARD_ADVICE[:-1], ATSAM_ADVICE, SUPPORT], 403)
+        screen = REFUSAL_SCREENS.get(check.status, Screen.CERTIFICAT_INADAPTE)  # valid, but names no national id
+        return _failure(screen, message, [*CARD_ADVICE[:-1], ATSAM_ADVICE, SUPPORT], 403)
     try:
         code = issue_code(psc, auth, check.national_id, "CARD", world.now())
     except OAuthError as exc:

@@ -16,6 +16,7 @@ from aiohttp import web
 from simulators.web import page as p
 from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
+from simulators.web.screens import Screen
 from simulators.web.wallet.rules import WalletState, phone_scans
 from simulators.web.wording import Refusal
 from simulators.world.ecps import EcpsError, Push, PushStatus
@@ -150,7 +151,7 @@ async def phone(request: web.Request, message: str = "", css: str = "") -> web.R
     body += "<h2>Scanner un QR code</h2>" + p.form(
         f"/telephone/{device}/scanner", [("token", "QR code", "text")], "Scanner"
     )
-    return p.page("telephone", f"Téléphone {device}", body, site=SITE)
+    return p.page(Screen.TELEPHONE, f"Téléphone {device}", body, site=SITE)
 
 
 async def phone_get(request: web.Request) -> web.Response:

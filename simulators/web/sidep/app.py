@@ -23,6 +23,7 @@ from joserfc.jwk import KeySet
 from simulators.web import page as p
 from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
+from simulators.web.screens import Screen
 from simulators.web.sidep.rules import SIDEP_SUPPORT, Accounts, Kind, LoginRefused
 from simulators.web.wording import SUPPORT
 from simulators.world.state import WorldState
@@ -105,7 +106,7 @@ async def landing(request: web.Request) -> web.StreamResponse:
             "Se connecter",
         )
     )
-    return _with_cookie(p.page("accueil-sidep", "Connexion à SI-DEP", body, site=SITE), sid)
+    return _with_cookie(p.page(Screen.ACCUEIL_SIDEP, "Connexion à SI-DEP", body, site=SITE), sid)
 
 
 async def psc_start(request: web.Request) -> web.StreamResponse:
@@ -122,13 +123,13 @@ async def psc_start(request: web.Request) -> web.StreamResponse:
                 acr_values="eidas1",
             )
     except httpx2.HTTPError:
-        return _failure("psc-indisponible", "Pro Santé Connect ne répond pas.", [SUPPORT], 502)
+        return _failure(Screen.PSC_INDISPONIBLE, "Pro Santé Connect ne répond pas.", [SUPPORT], 502)
     response = web.HTTPSeeOther(url)
     _with_cookie(response, sid)
     raise response
 
 
-def _failure(screen: str, message: str, advice: list[str], status: int) -> web.Response:
+def _failure(screen: Screen, message: str, advice: list[str], status: int) -> web.Response:
     body = p.paragraph(message, "error") + p.advice(advice) + p.link("/", "Retour à l'accueil")
     return p.page(screen, "Connexion impossible", body, site=SITE, status=status)
 
@@ -138,11 +139,11 @@ async def callback(request: web.Request) -> web.StreamResponse:
     sid, session = _session(request)
     if "error" in request.query:
         description = request.query.get("error_description", request.query["error"])
-        return _failure("echec-psc", f"La connexion par Pro Santé Connect a échoué : {description}.",
+        return _failure(Screen.ECHEC_PSC, f"La connexion par Pro Santé Connect a échoué : {description}.",
                         [ATSAM, SUPPORT], 401)  # fmt: skip
     state, code = request.query.get("state"), request.query.get("code")
     if not code or not state or state != session.state:
-        return _failure("requete-invalide", "Réponse de Pro Santé Connect invalide (state).", [SUPPORT], 400)
+        return _failure(Screen.REQUETE_INVALIDE, "Réponse de Pro Santé Connect invalide (state).", [SUPPORT], 400)
     session.state = None
     try:
         async with _client(rp) as client:
@@ -160,10 +161,10 @@ async def callback(request: web.Request) -> web.StreamResponse:
             session.user = (await client.get(config["userinfo_endpoint"])).raise_for_status().json()
             session.id_token = token["id_token"]
     except JoseError as exc:
-        return _failure("jeton-invalide", f"Le jeton d'identité de Pro Santé Connect est refusé ({exc.error}).",
+        return _failure(Screen.JETON_INVALIDE, f"Le jeton d'identité de Pro Santé Connect est refusé ({exc.error}).",
                         [SUPPORT], 401)  # fmt: skip
     except (httpx2.HTTPError, KeyError, ValueError) as exc:
-        return _failure("echec-psc", f"Pro Santé Connect a refusé la connexion ({exc}).", [ATSAM, SUPPORT], 401)
+        return _failure(Screen.ECHEC_PSC, f"Pro Santé Connect a refusé la connexion ({exc}).", [ATSAM, SUPPORT], 401)
     raise _with_cookie(web.HTTPSeeOther("/accueil"), sid)  # type: ignore[misc]
 
 
@@ -200,7 +201,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         + f"<table>{rows}</table>"
         + p.link("/deconnexion", "Se déconnecter")
     )
-    return _with_cookie(p.page("connecte", "Vous êtes connecté(e)", body, site=SITE), sid)
+    return _with_cookie(p.page(Screen.CONNECTE, "Vous êtes connecté(e)", body, site=SITE), sid)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

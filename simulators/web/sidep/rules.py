@@ -13,6 +13,8 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
+from simulators.web.screens import Screen
+
 MAX_FAILURES = 5
 """Wrong passwords before the account locks (SI-DEP's figure is not public)."""
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -35,7 +37,7 @@ class Kind(enum.StrEnum):
 
 
 class LoginRefused(Exception):
-    def __init__(self, screen: str, message: str) -> None:
+    def __init__(self, screen: Screen, message: str) -> None:
         super().__init__(message)
         self.screen = screen
         self.message = message
@@ -92,20 +94,20 @@ class Accounts:
         account = self.by_login.get(login)
         if account is None:
             hash_password(password)  # same work whether the login exists or not
-            raise LoginRefused("identifiants-incorrects", "Identifiant ou mot de passe incorrect.")
+            raise LoginRefused(Screen.IDENTIFIANTS_INCORRECTS, "Identifiant ou mot de passe incorrect.")
         if account.status is Status.LOCKED:
-            raise LoginRefused("compte-verrouille", f"Votre compte est verrouillé. {SIDEP_SUPPORT}.")
+            raise LoginRefused(Screen.COMPTE_VERROUILLE, f"Votre compte est verrouillé. {SIDEP_SUPPORT}.")
         if not password_matches(password, account.password_hash):
             account.failures += 1
             if account.failures >= MAX_FAILURES:
                 account.status = Status.LOCKED
                 raise LoginRefused(
-                    "compte-verrouille", f"Trop d'échecs : votre compte est verrouillé. {SIDEP_SUPPORT}."
+                    Screen.COMPTE_VERROUILLE, f"Trop d'échecs : votre compte est verrouillé. {SIDEP_SUPPORT}."
                 )
-            raise LoginRefused("identifiants-incorrects", "Identifiant ou mot de passe incorrect.")
+            raise LoginRefused(Screen.IDENTIFIANTS_INCORRECTS, "Identifiant ou mot de passe incorrect.")
         if account.status is Status.PENDING:
             raise LoginRefused(
-                "compte-en-attente", "Votre demande de compte est en attente de validation par votre ARS."
+                Screen.COMPTE_EN_ATTENTE, "Votre demande de compte est en attente de validation par votre ARS."
             )
         account.failures = 0
         return account

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from simulators.web.certificates import CertificateCheck
+from simulators.web.screens import Screen
 
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 """The TLS ceilings the site can be switched to (a CPS card needs 1.2: it has no RSA-PSS)."""
@@ -43,7 +44,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 @dataclass(frozen=True)
 class Outcome:
-    screen: str
+    screen: Screen
     verification: str
     """mod_ssl style: ``SUCCESS``, ``FAILED:<reason>`` or ``NONE``."""
     message: str | None
@@ -51,30 +52,30 @@ class Outcome:
 
 
 OUTCOMES = {
-    "valid": Outcome("information-carte-cps", "SUCCESS", None),
+    "valid": Outcome(Screen.INFORMATION_CARTE_CPS, "SUCCESS", None),
     "absent": Outcome(
-        "aucun-certificat", "NONE", "Aucun certificat n'a été présenté : votre carte CPS n'a pas été lue."
+        Screen.AUCUN_CERTIFICAT, "NONE", "Aucun certificat n'a été présenté : votre carte CPS n'a pas été lue."
     ),
     "expired": Outcome(
-        "certificat-expire", "FAILED:certificate has expired", "Le certificat de votre carte CPS a expiré."
+        Screen.CERTIFICAT_EXPIRE, "FAILED:certificate has expired", "Le certificat de votre carte CPS a expiré."
     ),
     "not-yet-valid": Outcome(
-        "certificat-pas-encore-valide",
+        Screen.CERTIFICAT_PAS_ENCORE_VALIDE,
         "FAILED:certificate is not yet valid",
         "Le certificat de votre carte CPS n'est pas encore valide.",
     ),
     "revoked": Outcome(
-        "certificat-revoque",
+        Screen.CERTIFICAT_REVOQUE,
         "FAILED:certificate revoked",
         "Votre carte CPS est en opposition (certificat révoqué).",
     ),
     "bad-usage": Outcome(
-        "certificat-inadapte",
+        Screen.CERTIFICAT_INADAPTE,
         "FAILED:unsupported certificate purpose",
         "Ce certificat n'est pas un certificat d'authentification CPS.",
     ),
     "unknown-ca": Outcome(
-        "autorite-inconnue",
+        Screen.AUTORITE_INCONNUE,
         "FAILED:unable to get local issuer certificate",
         "Ce certificat n'a pas été émis par l'IGC-Santé.",
     ),

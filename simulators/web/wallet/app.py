@@ -15,6 +15,7 @@ from simulators.web import page as p
 from simulators.web.certificates import peer_certificate
 from simulators.web.forms import MAX_FORM, form_fields
 from simulators.web.national_id import check_national_id
+from simulators.web.screens import Screen
 from simulators.web.wallet.rules import (
     QR_LIFETIME,
     Activation,
@@ -37,18 +38,18 @@ AUTHORITIES_KEY: web.AppKey[Callable[[], Iterable[AuthorityState]]] = web.AppKey
 CARD_URL_KEY: web.AppKey[Callable[[], str]] = web.AppKey("card_url")
 
 STATUS_BY_SCREEN = {
-    "identifiant-invalide": 400,
-    "code-e-cps-invalide": 400,
-    "identifiant-inconnu": 404,
-    "activation-inconnue": 404,
-    "qr-inconnu": 404,
-    "aucun-certificat": 403,
-    "autorite-inconnue": 403,
-    "certificat-expire": 403,
-    "certificat-pas-encore-valide": 403,
-    "certificat-revoque": 403,
-    "certificat-inadapte": 403,
-    "code-incorrect": 422,
+    Screen.IDENTIFIANT_INVALIDE: 400,
+    Screen.CODE_E_CPS_INVALIDE: 400,
+    Screen.IDENTIFIANT_INCONNU: 404,
+    Screen.ACTIVATION_INCONNUE: 404,
+    Screen.QR_INCONNU: 404,
+    Screen.AUCUN_CERTIFICAT: 403,
+    Screen.AUTORITE_INCONNUE: 403,
+    Screen.CERTIFICAT_EXPIRE: 403,
+    Screen.CERTIFICAT_PAS_ENCORE_VALIDE: 403,
+    Screen.CERTIFICAT_REVOQUE: 403,
+    Screen.CERTIFICAT_INADAPTE: 403,
+    Screen.CODE_INCORRECT: 422,
 }
 
 
@@ -73,7 +74,7 @@ async def home(request: web.Request) -> web.Response:
         + p.link("/activation", "Demander l'activation de la e-CPS (sans carte CPS)")
         + p.link(request.app[CARD_URL_KEY]() + "/carte", "Activer ma e-CPS avec ma carte CPS")
     )
-    return p.page("accueil", "Activer ma e-CPS", body, site=SITE)
+    return p.page(Screen.ACCUEIL, "Activer ma e-CPS", body, site=SITE)
 
 
 async def activation_form(request: web.Request) -> web.Response:
@@ -82,7 +83,7 @@ async def activation_form(request: web.Request) -> web.Response:
         "Saisissez votre identifiant national : numéro RPPS précédé du chiffre 8, ou, pour les infirmiers, "
         "numéro ADELI précédé du chiffre 0."
     ) + p.form(f"/activation?appareil={device}", [("identifiant", "Identifiant national", "text")], "Continuer")
-    return p.page("saisie-identifiant", "Demander l'activation de la e-CPS", body, site=SITE)
+    return p.page(Screen.SAISIE_IDENTIFIANT, "Demander l'activation de la e-CPS", body, site=SITE)
 
 
 async def activation_start(request: web.Request) -> web.Response:
@@ -113,7 +114,7 @@ async def codes_form(request: web.Request) -> web.Response:
         [("code_courriel", "Code reçu par courriel", "text"), ("code_sms", "Code reçu par SMS", "text")],
         "Valider",
     )
-    return p.page("saisie-codes", "Codes d'activation", body, site=SITE)
+    return p.page(Screen.SAISIE_CODES, "Codes d'activation", body, site=SITE)
 
 
 async def codes_submit(request: web.Request) -> web.Response:
@@ -136,7 +137,7 @@ async def password_form(request: web.Request) -> web.Response:
         [("code", "Code e-CPS", "password"), ("confirmation", "Confirmez le code e-CPS", "password")],
         "Activer",
     )
-    return p.page("choix-code-e-cps", "Code de votre e-CPS", body, site=SITE)
+    return p.page(Screen.CHOIX_CODE_E_CPS, "Code de votre e-CPS", body, site=SITE)
 
 
 async def password_submit(request: web.Request) -> web.Response:
@@ -157,7 +158,7 @@ async def done(request: web.Request) -> web.Response:
         raise web.HTTPConflict(text="activation non terminée")
     body = p.paragraph(f"Votre e-CPS est activée pour l'identifiant {activation.national_id}.", "ok")
     body += p.paragraph("Vous pouvez maintenant accéder à SI-DEP avec votre e-CPS via « Pro Santé Connect ».")
-    return p.page("e-cps-activee", "e-CPS activée", body, site=SITE)
+    return p.page(Screen.E_CPS_ACTIVEE, "e-CPS activée", body, site=SITE)
 
 
 # -- with a card ------------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ async def card_start(request: web.Request) -> web.Response:
             "Valider",
         )
     )
-    return p.page("qr-activation", "Activation avec votre carte CPS", body, site=SITE)
+    return p.page(Screen.QR_ACTIVATION, "Activation avec votre carte CPS", body, site=SITE)
 
 
 async def card_confirm(request: web.Request) -> web.Response:

@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from simulators.web.certificates import CertificateCheck, check_certificate
+from simulators.web.certificates import REFUSAL_SCREENS, CertificateCheck, check_certificate
 from simulators.web.national_id import check_national_id
+from simulators.web.screens import Screen
 from simulators.web.wording import CARD_ADVICE, SUPPORT, Refusal
 from simulators.world.authorities import AuthorityState
 from simulators.world.ecps import PASSWORD_DIGITS, EcpsError, valid_password
@@ -74,7 +75,7 @@ class WalletState:
     def get(self, activation_id: str) -> Activation:
         found = self.activations.get(activation_id)
         if found is None:
-            raise Refusal("activation-inconnue", "Cette demande d'activation n'existe pas ou plus.")
+            raise Refusal(Screen.ACTIVATION_INCONNUE, "Cette demande d'activation n'existe pas ou plus.")
         return found
 
     def by_qr(self, token: str) -> Activation | None:
@@ -90,12 +91,12 @@ def _lock_expired(activation: Activation, now: dt.datetime) -> None:
         activation.step = Step.EXPIRED
     if activation.step is Step.EXPIRED:
         raise Refusal(
-            "activation-expiree",
+            Screen.ACTIVATION_EXPIREE,
             "Le délai est dépassé : les codes ne sont plus valables. Recommencez la demande d'activation.",
         )
     if activation.step is Step.LOCKED:
         raise Refusal(
-            "activation-verrouillee",
+            Screen.ACTIVATION_VERROUILLEE,
             "Trop d'essais : cette demande d'activation est verrouillée. Recommencez la demande d'activation.",
         )
 
@@ -106,7 +107,7 @@ def _wrong_code(activation: Activation, now: dt.datetime, advice: list[str]) -> 
     if activation.tries_left <= 0:
         activation.step = Step.LOCKED
         _lock_expired(activation, now)
-    raise Refusal("code-incorrect", f"Code incorrect. Il vous reste {activation.tries_left} essai(s).", advice)
+    raise Refusal(Screen.CODE_INCORRECT, f"Code incorrect. Il vous reste {activation.tries_left} essai(s).", advice)
 
 
 # -- without a card (G2) -----------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def start_without_card(world: WorldState, wallet: WalletState, raw_id: str, devi
     professional = world.directory.find(national_id, now)
     if professional is None:
         raise Refusal(
-            "identifiant-inconnu",
+            Screen.IDENTIFIANT_INCONNU,
             f"Identifiant inconnu : {national_id} ne figure pas dans l'annuaire santé.",
             ["Vérifiez votre identifiant sur annuaire.sante.fr.", "Si vous n'y figurez pas, contactez votre ARS."],
         )
@@ -132,7 +133,7 @@ def start_without_card(world: WorldState, wallet: WalletState, raw_id: str, devi
             if len(missing) == 2
             else f"Votre {missing[0][0]} n'est pas {missing[0][1]} dans le RPPS."
         )
-        raise Refusal("coordonnees-absentes", message, advice)
+        raise Refusal(Screen.COORDONNEES_ABSENTES, message, advice)
     activation = Activation(
         secrets.token_urlsafe(12),
         national_id,
@@ -164,7 +165,7 @@ def submit_codes(
     activation = wallet.get(activation_id)
     _lock_expired(activation, world.now())
     if activation.step is not Step.CODES:
-        raise Refusal("etape-invalide", "Cette étape est déjà passée.")
+        raise Refusal(Screen.ETAPE_INVALIDE, "Cette étape est déjà passée.")
     if (email_code.strip(), sms_code.strip()) == (activation.email_code, activation.sms_code):
         activation.step = Step.PASSWORD
         return activation
@@ -177,28 +178,29 @@ def choose_password(
     activation = wallet.get(activation_id)
     _lock_expired(activation, world.now())
     if activation.step is not Step.PASSWORD:
-        raise Refusal("etape-invalide", "Validez d'abord les codes d'activation.")
+        raise Refusal(Screen.ETAPE_INVALIDE, "Validez d'abord les codes d'activation.")
     if not valid_password(password):
-        raise Refusal("code-e-cps-invalide", f"Le code e-CPS comporte {PASSWORD_DIGITS} chiffres.")
+        raise Refusal(Screen.CODE_E_CPS_INVALIDE, f"Le code e-CPS comporte {PASSWORD_DIGITS} chiffres.")
     if password != confirmation:
-        raise Refusal("code-e-cps-invalide", "Les deux saisies du code e-CPS sont différentes.")
+        raise Refusal(Screen.CODE_E_CPS_INVALIDE, "Les deux saisies du code e-CPS sont différentes.")
     try:
         world.ecps.activate(activation.national_id, activation.device, password, activation.method, world.now())
     except EcpsError as exc:
-        raise Refusal("code-e-cps-invalide", str(exc)) from exc
+        raise Refusal(Screen.CODE_E_CPS_INVALIDE, str(exc)) from exc
     activation.step = Step.DONE
     return activation
 
 
 # -- with a card (G3) --------------------------------------------------------------------------------
 CARD_REFUSALS = {
-    "absent": ("aucun-certificat", "Aucun certificat n'a été présenté : votre carte CPS n'a pas été lue."),
-    "unknown-ca": ("autorite-inconnue", "Ce certificat n'a pas été émis par l'IGC-Santé."),
-    "expired": ("certificat-expire", "Le certificat de votre carte CPS a expiré."),
-    "not-yet-valid": ("certificat-pas-encore-valide", "Le certificat de votre carte CPS n'est pas encore valide."),
-    "revoked": ("certificat-revoque", "Votre carte CPS est en opposition (certificat révoqué)."),
-    "bad-usage": ("certificat-inadapte", "Ce certificat n'est pas un certificat d'authentification CPS."),
+    "absent": "Aucun certificat n'a été présenté : votre carte CPS n'a pas été lue.",
+    "unknown-ca": "Ce certificat n'a pas été émis par l'IGC-Santé.",
+    "expired": "Le certificat de votre carte CPS a expiré.",
+    "not-yet-valid": "Le certificat de votre carte CPS n'est pas encore valide.",
+    "revoked": "Votre carte CPS est en opposition (certificat révoqué).",
+    "bad-usage": "Ce certificat n'est pas un certificat d'authentification CPS.",
 }
+"""The message of each refusal of the card's certificate; its screen is ``REFUSAL_SCREENS``'s, as on PSC, Test SSL."""
 
 
 def start_with_card(
@@ -211,13 +213,12 @@ def start_with_card(
     now = world.now()
     check = check_certificate(certificate_der, authorities, now)
     if check.status != "valid":
-        screen, message = CARD_REFUSALS[check.status]
         advice = (
             ["Déclarez la perte ou le vol de votre carte et commandez-en une nouvelle.", SUPPORT]
             if (check.status == "revoked")
             else CARD_ADVICE
         )
-        raise Refusal(screen, message, advice)
+        raise Refusal(REFUSAL_SCREENS[check.status], CARD_REFUSALS[check.status], advice)
     assert check.national_id is not None
     activation = Activation(
         secrets.token_urlsafe(12),
@@ -237,10 +238,10 @@ def phone_scans(world: WorldState, wallet: WalletState, token: str, device: str)
     """The e-CPS app scanned the QR code: it now shows a code to type on the computer."""
     activation = wallet.by_qr(token)
     if activation is None:
-        raise Refusal("qr-inconnu", "Ce QR code n'est pas reconnu.")
+        raise Refusal(Screen.QR_INCONNU, "Ce QR code n'est pas reconnu.")
     _lock_expired(activation, world.now())
     if activation.step is not Step.SCAN:
-        raise Refusal("etape-invalide", "Ce QR code a déjà été utilisé.")
+        raise Refusal(Screen.ETAPE_INVALIDE, "Ce QR code a déjà été utilisé.")
     activation.device = device
     activation.confirmation_code = _digits(6)
     activation.step = Step.CONFIRM
@@ -252,9 +253,9 @@ def confirm_scan(world: WorldState, wallet: WalletState, activation_id: str, cod
     activation = wallet.get(activation_id)
     _lock_expired(activation, world.now())
     if activation.step is Step.SCAN:
-        raise Refusal("qr-non-scanne", "Scannez d'abord le QR code avec l'application e-CPS.")
+        raise Refusal(Screen.QR_NON_SCANNE, "Scannez d'abord le QR code avec l'application e-CPS.")
     if activation.step is not Step.CONFIRM:
-        raise Refusal("etape-invalide", "Cette étape est déjà passée.")
+        raise Refusal(Screen.ETAPE_INVALIDE, "Cette étape est déjà passée.")
     if code.strip() == activation.confirmation_code:
         activation.step = Step.PASSWORD
         return activation

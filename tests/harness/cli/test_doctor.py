@@ -87,11 +87,11 @@ def test_run_exits_non_zero_when_a_scenario_fails(pki_cache: Path, tmp_path: Pat
     broken = tmp_path / "G2-08-casse.yaml"
     broken.write_text(
         "id: G2-08\ntitle: t\nguide: g\nsteps:\n  - browser.open: {site: wallet, path: /activation}\n"
-        "    expect: {screen: un-autre-ecran}\n"
+        "    expect: {screen: saisie-codes}\n"  # a screen of the catalogue, but not the one this step reaches
     )
     result = cli("run", str(broken), "--report", str(tmp_path / "r"), cache=pki_cache)
     assert result.returncode == 1
-    assert "0/1 scenarios passed" in result.stdout and "un-autre-ecran" in result.stdout
+    assert "0/1 scenarios passed" in result.stdout and "saisie-codes" in result.stdout
 
 
 def test_unknown_command_is_a_usage_error(pki_cache: Path) -> None:
