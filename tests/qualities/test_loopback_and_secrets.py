@@ -239,7 +239,8 @@ def leaks(text: str, secrets: set[str], *, hex_only: bool = False) -> list[str]:
         if not hex_only:
             forms.append(re.escape(secret))
         for form in forms:
-            for match in re.finditer(rf"(?<![0-9A-Za-z])(?:{form})(?![0-9A-Za-z])", text, re.IGNORECASE):
+            # a number followed by "ms" is a step's duration (seen: a step of 1111 ms beside the PIN 1111)
+            for match in re.finditer(rf"(?<![0-9A-Za-z])(?:{form})(?![0-9A-Za-z])(?! ?ms\b)", text, re.IGNORECASE):
                 found.append(f"{secret!r}: …{text[max(0, match.start() - 60) : match.end() + 20]!r}")
     return found
 
