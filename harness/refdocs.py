@@ -482,7 +482,8 @@ def admin_api() -> str:
         "# Admin API\n",
         first_paragraph(app) + " Its base URL is the `admin` field of `cps-harness serve --json`; "
         'in Python, `world.urls["admin"]`. `cps-harness card serve` answers the card routes on its '
-        "control socket, without the `/admin` prefix.\n",
+        "control socket, without the `/admin` prefix (`curl --unix-socket $CPS_HARNESS_CONTROL "
+        "http://localhost/cards`).\n",
         app.NOTES,
         "| method | path | body | does | mounted by |",
         "|---|---|---|---|---|",

@@ -37,6 +37,7 @@ from harness.scenario.actions import ACTIONS, Action
 from harness.scenario.expect import RESULTS, Expect
 from harness.scenario.fields import Strict
 from harness.scenario.personas import Persona, PersonaAsWritten, choose_phone, phones, resolve_persona
+from simulators.world.clock import check_instant
 
 _EXPECT: TypeAdapter[Expect | None] = TypeAdapter(Expect | None)
 STEP_FIELDS = ("expect", "say")
@@ -145,6 +146,13 @@ class WorldStart(Strict):
         description="the world clock stands still between steps and moves only with clock.advance (for a path "
         "that checks an exact instant); by default it follows real time from `clock`, as a served world does",
     )
+
+    @field_validator("clock")
+    @classmethod
+    def within_the_clock_bounds(cls, instant: dt.datetime) -> dt.datetime:
+        """A world cannot start outside its clock's bounds (``simulators/world/clock.py``): ``check``
+        says so at the file's line rather than ``run`` failing to build the world."""
+        return check_instant(instant)
 
 
 GUIDE_PATH_ID = r"^G[CD0-9]+-\d\d$"

@@ -14,6 +14,12 @@ REAL_CARD_APDU_DELAY = 0.012
 REAL_CARD_RSA_DELAY = 0.35
 """Seconds for an RSA-2048 private-key operation on a real card (order of magnitude)."""
 RSA_INS = frozenset({0x88, 0x2A})
+MAX_DELAY = 61.0
+"""Seconds a fault may add to one answer: a profile's 60,000 ms at most plus a real card's own
+timing. Slower is not a slow card but a hung one, which ``mute`` is for."""
+MAX_APDUS = 1_000_000
+"""The farthest ``remove_after_apdus`` may count: a whole OpenSC session is a few hundred APDUs and
+the card fuzzer's longest campaign a million; beyond, the number is a typo that would never fire."""
 
 
 @dataclass
@@ -37,6 +43,15 @@ class Faults:
         """Switch to ``other``'s settings in place: the card and its transport share this object."""
         for item in fields(self):
             setattr(self, item.name, getattr(other, item.name))
+
+    def check(self) -> None:
+        """ValueError unless every setting is one the card and its transport can act on (the control
+        API refuses such faults with 400 instead of switching them on)."""
+        for name in ("apdu_delay", "rsa_delay"):
+            if not 0 <= getattr(self, name) <= MAX_DELAY:
+                raise ValueError(f"{name}: {getattr(self, name)} s, not within 0-{MAX_DELAY:g} s")
+        if self.remove_after_apdus is not None and not 0 <= self.remove_after_apdus <= MAX_APDUS:
+            raise ValueError(f"remove_after_apdus: {self.remove_after_apdus}, not within 0-{MAX_APDUS:,}")
 
     def real_card_timing(self) -> None:
         """The trainer's preset: answers as slow as a real card's."""

@@ -313,5 +313,7 @@ async def test_g6_06_the_switch_refuses_bad_input(world: World, body: object, sa
         status, answer = await visitor.admin("POST", "/admin/testssl", body)
         assert status == 400 and says in answer["error"]
         assert await visitor.admin("GET", "/admin/testssl") == (200, {"tls_max": "1.2"}), "unchanged"
-        async with http.post(world.urls["admin"] + "/admin/testssl", data=b"{not json") as reply:
+        async with http.post(
+            world.urls["admin"] + "/admin/testssl", data=b"{not json", headers={"Content-Type": "application/json"}
+        ) as reply:
             assert reply.status == 400 and "not valid JSON" in (await reply.json())["error"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 import pytest
@@ -57,3 +58,38 @@ def test_admin_api_never_answers_5xx(admin_schema: schemathesis.BaseSchema) -> N
             case.call_and_validate(checks=[not_a_server_error], timeout=30)
 
         call()
+
+
+def _world(host: WorldHost) -> dict[str, Any]:
+    """What a refused request must not change (the running clock's ``now`` aside)."""
+    admin = host.urls["admin"]
+    state = httpx2.get(admin + "/admin/state", timeout=30).json()
+    return {
+        "state": {key: value for key, value in state.items() if key != "now"},
+        "cards": [r["present"] for r in httpx2.get(admin + "/admin/cards", timeout=30).json()],
+        "testssl": httpx2.get(admin + "/admin/testssl", timeout=30).json(),
+    }
+
+
+def test_every_operation_refuses_another_sites_page(
+    admin_world: WorldHost, admin_schema: schemathesis.BaseSchema
+) -> None:
+    """Every operation, with every case schemathesis makes for it, sent as a page of another site
+    would send it (its Origin; a POST as text/plain, which needs no CORS preflight): 403 with a
+    JSON reason, and the world unchanged. The same case without the Origin, as text/plain: 415."""
+    before = _world(admin_world)
+    for operation in [result.ok() for result in admin_schema.get_all_operations()]:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])  # fmt: skip
+        def call(case: schemathesis.Case) -> None:
+            text = {"Content-Type": "text/plain"} if case.method == "POST" else {}
+            refused = case.call(headers={"Origin": "http://evil.example", **text}, timeout=30)
+            assert refused.status_code == 403 and refused.json()["error"], (case.method, case.path, refused.text)
+            if case.method == "POST":
+                plain = case.call(headers=text, timeout=30)
+                assert plain.status_code == 415 and plain.json()["error"], (case.path, plain.text)
+
+        call()
+    assert _world(admin_world) == before

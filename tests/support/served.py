@@ -77,6 +77,9 @@ class ServedWorld:
             return reply.status, str(reply.url), dict(reply.headers), await reply.text()
 
     def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """An admin call; a POST is JSON even without a body (``{}``), as the admin API requires."""
+        if body is None and method != "GET":
+            body = {}
         status, _, _, text = asyncio.run(self._request(method, self.info["admin"] + path, json=body))
         return status, json.loads(text) if text.startswith(("{", "[")) else text
 

@@ -33,7 +33,10 @@ class Visitor:
         return await self.browser.load("POST", self.world.urls[site] + path, fields)
 
     async def admin(self, method: str, path: str, body: Any = None, **params: str) -> tuple[int, Any]:
+        """An admin call; a POST is JSON even without a body (``{}``), as the admin API requires."""
         url = self.world.urls["admin"] + path
+        if body is None and method != "GET":
+            body = {}
         async with self.http.request(method, url, json=body, params=params or None) as reply:
             data = await reply.json() if reply.content_type == "application/json" else await reply.text()
             return reply.status, data

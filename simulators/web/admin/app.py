@@ -18,23 +18,38 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulators.web import page as p
-from simulators.web.jsonapi import error, read_object
+from simulators.web.guard import local_only
+from simulators.web.jsonapi import MAX_DEPTH, error, read_object
 from simulators.web.push.app import add_api_routes, set_state
 from simulators.web.screens import Screen
 from simulators.web.wallet.rules import WalletState
-from simulators.world.clock import parse_delta
+from simulators.world.clock import EARLIEST, LATEST, MAX_DURATION, parse_delta
 from simulators.world.directory import Contacts, DirectoryError, Professional
 from simulators.world.ecps import EcpsError
 from simulators.world.state import DEFAULT_DEVICE, WorldState
 
 STATE_KEY = web.AppKey("admin_world", WorldState)
-NOTES = """\
+NOTES = (
+    """\
 A professional: `{"civility": "M"|"MME", "first_name", "last_name", "profession": "10",
 "rpps": "…" | "adeli": "…", "email": null|"…", "mobile": null|"…"}`. An order update reaches the
-directory 48 h (pharmacists) or 72 h (doctors) later. Bodies are JSON objects; errors are 4xx JSON
-`{"error": "<what is wrong>"}`.
+directory 48 h (pharmacists) or 72 h (doctors) later. Bodies are JSON objects (nested at most
 """
+    f'{MAX_DEPTH} levels); errors are 4xx JSON `{{"error": "<what is wrong>"}}`.'
+    """
+
+Only local programs drive a world: a request whose `Host` is not the API's own address
+(`127.0.0.1:<port>` or `localhost:<port>`; `localhost` on `card serve`'s socket) or whose `Origin`,
+when sent, is not its own origin is refused with 403 (a web page cannot drive it, by CSRF or DNS
+rebinding), and a POST needs `Content-Type: application/json`, even without a body (else 415):
+`curl -s -X POST $ADMIN/admin/clock -H 'Content-Type: application/json' -d '{"advance": "+48h"}'`.
+"""
+    f"The clock stays between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} and moves at most {MAX_DURATION.days} days\n"
+    f"at once; a delay is at most {MAX_DURATION.days} days too (400 beyond).\n"
+)
 """What every route shares (Markdown), shown above the route table in the reference page."""
+ERROR_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+"""The body of every refusal, for ``/admin/openapi.json``."""
 
 
 class ProfessionalIn(BaseModel):
@@ -64,14 +79,14 @@ class EcpsIn(BaseModel):
 
 class ClockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    advance: str | None = None
+    advance: str | None = Field(default=None, max_length=64)
     set: dt.datetime | None = None
 
 
 class FaultsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outbox_drop: list[str] = Field(default_factory=list)
-    outbox_delay: str = "0s"
+    outbox_delay: str = Field(default="0s", max_length=64)
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
@@ -221,7 +236,11 @@ def openapi(routes: list[Route]) -> dict[str, Any]:
                 "default": {
                     "description": 'the answer; errors are 4xx `{"error": …}`',
                     "content": {"text/html" if html else "application/json": {"schema": {}}},
-                }
+                },
+                "403": {
+                    "description": "Host is not this API's address, or Origin not its origin (simulators/web/guard.py)",
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                },
             },
         }
         if route.method == "POST":
@@ -230,6 +249,10 @@ def openapi(routes: list[Route]) -> dict[str, Any]:
                 schema = route.model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(schema.pop("$defs", {}))
             operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": schema}}}
+            operation["responses"]["415"] = {
+                "description": "not sent as application/json (a POST needs it, even without a body)",
+                "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -431,7 +454,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 def make_app(world: WorldState, wallet: WalletState) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[local_only])
     app[STATE_KEY] = world
     set_state(app, world, wallet)  # the phone's API, mounted under /admin
     for route in ROUTES:

@@ -18,6 +18,7 @@ from harness.pki import CertVariant, CertVariants, KeyStore, Pki, Professional
 from harness.pki.names import PERSONNES_CN, ROOT_CN
 from simulators.web import hosts
 from simulators.web.igc.rules import build_crl
+from simulators.world.clock import EARLIEST, LATEST
 
 
 def openssl(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -238,3 +239,18 @@ def test_ca_bundle_works_with_openssl(session_pki: Pki, tmp_path: Path) -> None:
 def test_unknown_host_is_a_clear_error(session_pki: Pki) -> None:
     with pytest.raises(KeyError, match="known hosts"):
         session_pki.server.leaf("example.org")
+
+
+@pytest.mark.parametrize("at", [EARLIEST, LATEST + dt.timedelta(days=366)], ids=["earliest", "a-year-past-latest"])
+def test_every_variant_and_a_crl_can_be_issued_wherever_a_world_clock_may_stand(
+    pki: Pki, alain: Professional, at: dt.datetime
+) -> None:
+    """The clock's bounds (``simulators/world/clock.py``) keep what is computed from it inside X.509
+    and ``datetime``: at the earliest instant, and a year past the latest (a running clock drifts on),
+    each variant's certificates (3 years and 30 days either side) and a CRL (a week ahead) exist."""
+    for variant in CertVariant:
+        card = pki.cards.issue(alain, at, variant)
+        for issued in (card.authentication.certificate, card.signature.certificate):
+            assert issued.not_valid_before_utc.year >= 1950
+            assert issued.not_valid_before_utc < issued.not_valid_after_utc
+    assert build_crl(pki.cards.personnes, at).next_update_utc > at

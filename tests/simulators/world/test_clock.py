@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from simulators.world.clock import Clock, parse_delta
+from simulators.world.clock import EARLIEST, LATEST, MAX_DURATION, Clock, parse_delta
 
 START = dt.datetime(2024, 3, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -162,3 +162,65 @@ def test_set_refuses_a_naive_instant_and_keeps_the_time() -> None:
     with pytest.raises(ValueError, match="aware"):
         clock.set(dt.datetime(2025, 1, 1))
     assert clock.now() == START
+
+
+# -- bounds: the world can never be put where later requests fail (issue 19) ----------------------------
+def test_set_refuses_an_instant_whose_later_arithmetic_would_overflow_and_keeps_the_time() -> None:
+    """``set 9999-12-31`` used to be accepted: every later advance, and every request adding a
+    lifetime to the time, then raised OverflowError (a 500 on every site)."""
+    clock = Clock(START)
+    with pytest.raises(ValueError, match="stays between 2000-01-01 and 2999-12-31"):
+        clock.set(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+    assert clock.now() == START
+    assert clock.advance("+1h") == START + dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+        LATEST + dt.timedelta(seconds=1),
+        dt.datetime(2999, 12, 31, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-2))),  # 3000-01-01 in UTC
+    ],
+)
+def test_set_and_start_refuse_instants_outside_the_bounds(instant: dt.datetime) -> None:
+    clock = Clock(START)
+    with pytest.raises(ValueError, match="stays between"):
+        clock.set(instant)
+    assert clock.now() == START
+    with pytest.raises(ValueError, match="stays between"):
+        Clock(instant)
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    clock = Clock(EARLIEST)
+    assert clock.now() == EARLIEST
+    clock.set(LATEST)
+    assert clock.now() == LATEST
+
+
+def test_advance_stops_at_the_latest_instant_with_a_message_and_stays_put() -> None:
+    clock = Clock(LATEST - dt.timedelta(hours=1))
+    assert clock.advance("1h") == LATEST
+    with pytest.raises(ValueError, match="cannot move past 2999-12-31"):
+        clock.advance("1s")
+    assert clock.now() == LATEST
+
+
+def test_advance_refuses_more_than_a_hundred_years_at_once_by_text_or_timedelta() -> None:
+    clock = Clock(START)
+    assert clock.advance(f"{MAX_DURATION.days}d") == START + MAX_DURATION
+    with pytest.raises(ValueError, match="at most 36525 days"):
+        clock.advance(MAX_DURATION + dt.timedelta(seconds=1))
+    with pytest.raises(ValueError, match="at most 36525 days"):
+        clock.advance("36526d")
+    assert clock.now() == START + MAX_DURATION
+
+
+@pytest.mark.parametrize("text", ["36526d", "876625h", "999999999d", "+99999999999h"])
+def test_parse_delta_refuses_more_than_a_hundred_years(text: str) -> None:
+    """What ``outbox.delay``, ``POST /admin/faults`` and ``clock.advance`` take: a duration the world
+    can add to any instant it may stand at."""
+    with pytest.raises(ValueError, match=r"at most 36525 days \(100 years\)"):
+        parse_delta(text)
