@@ -6,6 +6,7 @@ value means the same thing wherever a file writes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
@@ -35,8 +36,19 @@ def _text(value: Any) -> Any:
     return value
 
 
+LONGEST = dt.timedelta(days=36_525)
+"""The longest duration a file may write: 100 years. The guide's longest wait is 72 hours and a card's
+certificates live 3 years; beyond a century a duration is a typo, and one of millions of hours
+would take the world clock past the year 9999, where Python's dates end, halfway through a run."""
+CLOCK_RANGE = (dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(3000, 1, 1, tzinfo=dt.UTC))
+"""Where a scenario's world clock may start and go (from its start through every ``clock.advance``):
+from 1970, where the tokens' times (seconds since 1970) begin, to before 3000, far from 9999
+where Python's dates end and the years after the clock that the certificates are issued for."""
+
+
 def _duration(value: str) -> str:
-    parse_delta(value)  # ValueError names the accepted forms
+    if parse_delta(value) > LONGEST:  # parse_delta's ValueError names the accepted forms
+        raise ValueError(f"{value!r}: a duration of at most {LONGEST.days:,} days (100 years)")
     return value
 
 
@@ -48,7 +60,10 @@ Duration = Annotated[
     str,
     BeforeValidator(_text),
     AfterValidator(_duration),
-    Field(description="a duration: +48h, 3d, 90s or 1h30min", json_schema_extra={"pattern": _DELTA.pattern}),
+    Field(
+        description="a duration: +48h, 3d, 90s or 1h30min; 100 years at most",
+        json_schema_extra={"pattern": _DELTA.pattern},
+    ),
 ]
 TlsVersion = Annotated[Literal["1.2", "1.3"], BeforeValidator(_text)]
 SAVED_NAME = r"^[a-z_][a-z0-9_]*$"
