@@ -27,8 +27,9 @@ Model = TypeVar("Model", bound=BaseModel)
 MAX_BYTES = 1024 * 1024
 """The largest scenario, persona or profile file read: 1 MiB. The catalogue's largest file is under
 2 KB and a hand-written scenario of 1 MiB would hold about 10,000 steps, so no real file comes near
-it; what does is a log, a dump or a generated file gone wrong, and refusing it by its size keeps
-``check`` of such a file to a couple of seconds instead of minutes of parsing."""
+it; what does is a log, a dump or a generated file gone wrong. Refused by its size, such a file
+costs ``check`` nothing, and the largest file accepted a few seconds (a valid 1 MiB scenario of
+10,596 steps: about 5 s), where 9 MB took minutes."""
 MAX_DEPTH = 64
 """The deepest nesting accepted (mappings and lists, aliases followed). A scenario nests about 7
 deep (steps, a step, expect, not, text, an item); the parsers and validators recurse once per
