@@ -12,6 +12,8 @@ marks its rows "not measured" and says how to install it). Groups:
 - ``psc``: complete OIDC logins per second, PSC's e-CPS flow vs oidc-provider-mock
   (``pip install -e '.[bench]'``);
 - ``world``: world cold start, against a bare pcscd stack start;
+- ``check``: ``check`` of a generated 2,000-step file, against the same steps in small files, and
+  against libyaml reading the same text;
 - ``suite``: ``cps-harness run`` of every scenario, protocol driver then Chromium;
 - ``memory``: peak memory of a world process and of its pcscd.
 
@@ -36,12 +38,12 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import card, memory, psc, softhsm, suite, world
+from benchmarks import card, check, memory, psc, softhsm, suite, world
 from benchmarks.common import RESULTS, Row, leaves, machine
 from benchmarks.report import print_notes, table, write_json
 from harness.pki import Pki
 
-GROUPS = ("card", "softhsm", "tls", "psc", "world", "suite", "memory")
+GROUPS = ("card", "softhsm", "tls", "psc", "world", "check", "suite", "memory")
 """In the table's order; they run in this order too, except that the suites go last: Chromium's
 processes load the machine for a while after they end, and no other row should pay for it."""
 DEFAULT_JSON = RESULTS / "results.json"
@@ -59,8 +61,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     everything = ",".join(GROUPS)
     parser.add_argument("--only", default=everything, help=f"comma-separated groups (default all: {everything})")
     parser.add_argument("--reps", type=int, default=5,
-                        help="repetitions of each measurement (card, psc); SoftHSM2/TLS and world starts run 2× as "
-                        "many (default 5)")  # fmt: skip
+                        help="repetitions of each measurement (card, psc, check); SoftHSM2/TLS and world starts "
+                        "run 2× as many (default 5)")  # fmt: skip
     parser.add_argument("--card-n", type=int, default=2000, help="timed APDUs per card and repetition (default 2000)")
     parser.add_argument("--psc-n", type=int, default=100, help="timed OIDC flows per measurement (default 100)")
     parser.add_argument("--psc-concurrency", default="1,4", help="workers, comma-separated (default 1,4)")
@@ -129,6 +131,11 @@ def run_world(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[lis
     return world.rows(times), times
 
 
+def run_check(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[list[Row], Any]:
+    found = check.measure(args.reps, log=log)
+    return check.rows(found), found
+
+
 def run_suite(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[list[Row], Any]:
     drivers = args.suite_drivers
     if "chromium" in drivers and not Path("/usr/bin/chromium").exists():
@@ -150,6 +157,7 @@ RUNNERS: dict[str, Runner] = {
     "tls": run_softhsm(("tls",)),
     "psc": run_psc,
     "world": run_world,
+    "check": run_check,
     "suite": run_suite,
     "memory": run_memory,
 }

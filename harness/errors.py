@@ -4,8 +4,11 @@ Whoever catches them can tell who must act:
 
 - ``SetupError``: this machine cannot do what was asked (Chromium, Xvfb, a tool or a port is
   missing or busy); the message says what to install or free. Commands print it and exit 2.
-- ``ScenarioError``: a scenario file, a selection of scenarios or a trainer's request is wrong
-  (no such id, a step out of range); the message says how to fix it. Commands exit 2.
+- ``InputError``: something the user gave cannot be used as given: a scenario, persona or card
+  profile file (``DataFileError``: one ``file:line: field: why`` per problem), a command-line
+  argument; the message says where and how to fix it. Commands print it and exit 2.
+- ``ScenarioError``: an ``InputError`` about scenarios: a selection of them (no such id) or a
+  trainer's request (a step out of range).
 - ``StepFailed``: a step was played and did not reach what its file expects, or could not be
   played as written (``DriverError``: no such form, link or page). The scenario fails; the run
   goes on with the next one.
@@ -26,7 +29,11 @@ class SetupError(HarnessError):
     """Something the machine must provide is missing or busy; the message says the fix."""
 
 
-class ScenarioError(HarnessError):
+class InputError(HarnessError):
+    """A file or argument the user gave cannot be used as given; the message says where and the fix."""
+
+
+class ScenarioError(InputError):
     """A scenario file or a request about scenarios cannot be used as given; the message says why."""
 
 

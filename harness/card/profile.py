@@ -8,6 +8,7 @@ variants (from the test PKI: one for both certificates, or one each) and the fau
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from harness.pki import CardCredentials, CertVariant, CertVariants, Pki, Professional
-from harness.yamlfile import load_model
+from harness.yamlfile import DataFileError, load_model
 from simulators import identifiers
 from simulators.card.cpx import CpxCard
 from simulators.card.faults import Faults
@@ -293,14 +294,28 @@ def builtin_profiles() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
 
 
+class ProfileNotFound(DataFileError, FileNotFoundError):
+    """No built-in profile and no file of that name; the message lists the built-in ones."""
+
+
 def load_profile(name_or_path: str | Path) -> CardProfile:
-    """A built-in profile by name (``pharmacist``) or a YAML file by path."""
+    """A built-in profile by name (``pharmacist``, any case) or a YAML file by path. Every problem,
+    from a missing file to a wrong field, is ``DataFileError`` with ``file:line: field: why`` lines
+    (``ProfileNotFound`` for a name that is neither), which commands print with exit code 2."""
     path = Path(name_or_path)
-    if not path.suffix and not path.exists():
-        path = BUILTIN_DIR / f"{name_or_path}.yaml"
-        if not path.exists():
-            raise FileNotFoundError(f"no profile {name_or_path!r}; built-in: {', '.join(builtin_profiles())}")
-    return load_model(path, CardProfile)
+    if not path.exists():
+        builtin = builtin_profiles()
+        name = str(name_or_path)
+        if not path.suffix and name.casefold() in builtin:
+            path = BUILTIN_DIR / f"{name.casefold()}.yaml"
+        else:
+            close = difflib.get_close_matches(name.casefold(), builtin, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ProfileNotFound(
+                path,
+                [f"no card profile {name!r}: {hint}a built-in name ({', '.join(builtin)}) or a YAML file's path"],
+            )
+    return load_model(path, CardProfile, what="a card profile")
 
 
 def card_spec(profile: CardProfile, credentials: CardCredentials) -> CardSpec:

@@ -19,6 +19,8 @@ from harness.pki import Pki
 
 
 async def run_with_card(profile_name: str, command: Sequence[str], *, trace: bool, out: TextIO) -> int:
+    """The command's exit code; a profile that cannot be used is ``DataFileError`` before anything
+    starts (the command line prints it, exit code 2)."""
     profile = load_profile(profile_name)
     card, _ = make_card(profile, Pki())
     with PcscStack() as stack:

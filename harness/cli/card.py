@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 async def serve(profile: str | None, control_path: Path, as_json: bool, console: Console) -> int:
+    first = load_profile(profile) if profile else None  # a wrong profile is ✘ before anything starts
     pki = Pki()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -106,8 +107,8 @@ async def serve(profile: str | None, control_path: Path, as_json: bool, console:
         await runner.setup()
         await web.UnixSite(runner, str(control_path)).start()
         try:
-            if profile:
-                card, credentials = make_card(load_profile(profile), pki)
+            if first is not None:
+                card, credentials = make_card(first, pki)
                 await readers[0].insert(card, certificates=credentials.variants)
             info = {
                 "PCSCLITE_CSOCK_NAME": str(stack.socket_path),

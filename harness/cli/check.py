@@ -20,14 +20,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, console: Console) -> int:
     from harness.scenario.loader import SCENARIO_DIR, find, load, write_schema
 
-    if args.schema:
+    if args.schema:  # an unwritable path is ScenarioError: ✘ and exit code 2 (main)
         console.print(f"schema written to {write_schema(args.schema)}")
-    try:
-        loaded, problems = load(find(args.targets or [str(SCENARIO_DIR)]))
-    except FileNotFoundError as exc:
-        console.print(f"[red]✘[/] {escape(str(exc))}", highlight=False)
-        return 2
+    loaded, problems = load(find(args.targets or [str(SCENARIO_DIR)]))  # no such target: ✘, 2 (main)
     for problem in problems:
-        console.print(f"[red]✘[/] {problem}", highlight=False)
+        console.print(f"[red]✘[/] {escape(problem)}", highlight=False)
     console.print(f"{len(loaded)} scenario files valid, {len(problems)} problems", highlight=False)
     return 1 if problems else 0

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from harness import __version__
 from harness.cli import card, check, demo, diagnose, doctor, run, serve, setup
-from harness.errors import ScenarioError, SetupError
+from harness.errors import InputError, SetupError
 
 COMMANDS = (setup, doctor, run, check, serve, demo, card, diagnose)
 """One module per command, in the order ``--help`` lists them: each has ``add_parser`` and ``run``."""
@@ -34,8 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args, console)
         return code
-    except (SetupError, ScenarioError) as exc:  # the machine or the request: the message says the fix
-        console.print(f"[red]✘[/] {escape(str(exc))}", highlight=False)  # "cps-harness[chromium]" is no markup
+    except (SetupError, InputError) as exc:  # the machine or the request: the message says the fix
+        for problem in getattr(exc, "problems", None) or [str(exc)]:  # a file's problems: one ✘ line each
+            console.print(f"[red]✘[/] {escape(problem)}", highlight=False)  # "cps-harness[chromium]" is no markup
         return 2
     except KeyboardInterrupt:
         console.print("interrupted; everything started was stopped")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from simulators.world.clock import _DELTA, parse_delta
+from simulators.world.clock import _DELTA, EARLIEST, LATEST, MAX_DURATION, parse_delta
 from simulators.world.ecps import PushStatus
 
 Site = Literal["wallet", "wallet-card", "psc", "sidep", "push", "testssl", "admin"]
@@ -35,8 +35,17 @@ def _text(value: Any) -> Any:
     return value
 
 
+LONGEST = MAX_DURATION
+"""The longest duration a file may write: the world's own bound (100 years). The guide's longest wait
+is 72 hours and a card's certificates live 3 years; beyond a century a duration is a typo."""
+CLOCK_RANGE = (EARLIEST, LATEST)
+"""Where a scenario's world clock may start and go (from its start through every ``clock.advance``):
+the world clock's own bounds (``simulators/world/clock.py`` says why), checked by ``check`` so that
+``run`` never meets them halfway through."""
+
+
 def _duration(value: str) -> str:
-    parse_delta(value)  # ValueError names the accepted forms
+    parse_delta(value)  # its ValueError names the accepted forms and the longest (``LONGEST``)
     return value
 
 
@@ -48,7 +57,10 @@ Duration = Annotated[
     str,
     BeforeValidator(_text),
     AfterValidator(_duration),
-    Field(description="a duration: +48h, 3d, 90s or 1h30min", json_schema_extra={"pattern": _DELTA.pattern}),
+    Field(
+        description="a duration: +48h, 3d, 90s or 1h30min; 100 years at most",
+        json_schema_extra={"pattern": _DELTA.pattern},
+    ),
 ]
 TlsVersion = Annotated[Literal["1.2", "1.3"], BeforeValidator(_text)]
 SAVED_NAME = r"^[a-z_][a-z0-9_]*$"

@@ -35,9 +35,9 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from harness.scenario.actions import ACTIONS, Action
 from harness.scenario.expect import RESULTS, Expect
-from harness.scenario.fields import Strict
+from harness.scenario.fields import CLOCK_RANGE, Strict
 from harness.scenario.personas import Persona, PersonaAsWritten, choose_phone, phones, resolve_persona
-from simulators.world.clock import check_instant
+from simulators.world.clock import check_instant, parse_delta
 
 _EXPECT: TypeAdapter[Expect | None] = TypeAdapter(Expect | None)
 STEP_FIELDS = ("expect", "say")
@@ -138,8 +138,18 @@ class WorldStart(Strict):
     """The world's state before the first step."""
 
     clock: dt.datetime = Field(
-        default=dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC), description="the world clock at the start"
+        default=dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC),
+        description="the world clock at the start, from 1970 to 2999 (it stays there through every clock.advance)",
     )
+
+    @field_validator("clock")
+    @classmethod
+    def aware(cls, clock: dt.datetime) -> dt.datetime:
+        """A clock without a time zone is an error here rather than when the world starts."""
+        if clock.tzinfo is None or clock.utcoffset() is None:
+            raise ValueError("give the time zone: 2026-11-28T09:00:00Z (UTC) or +01:00")
+        return clock
+
     cards: bool = Field(default=False, description="start a private pcscd and two readers (card scenarios)")
     clock_frozen: bool = Field(
         default=False,
@@ -227,6 +237,23 @@ class Scenario(Strict):
                 except ValueError as exc:
                     found.append((index, f"{where}: {exc}"))
         return found
+
+    def clock_out_of_range(self) -> tuple[int, str] | None:
+        """(step index, why) of the first ``clock.advance`` that takes the world clock out of
+        ``CLOCK_RANGE``, or (-1, why) when ``world.clock`` starts out of it; None when it stays in."""
+        low, high = CLOCK_RANGE
+        now = self.world.clock
+        if not low <= now <= high:
+            return -1, f"{now.isoformat()}: the world clock starts between {low.year} and {high.year}"
+        for index, step in enumerate(self.steps):
+            if step.action == "clock.advance":
+                now += parse_delta(step.args)
+                if now > high:
+                    return index, (
+                        f"{step.args} takes the world clock to {now.isoformat()}, past its last year "
+                        f"{high.year} (from world.clock {self.world.clock.isoformat()})"
+                    )
+        return None
 
     @property
     def uses_card_in_browser(self) -> bool:

@@ -3,11 +3,11 @@ and e-CPS — inline in a file or from a reusable persona file (``scenarios/pers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, GetJsonSchemaHandler, field_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -15,12 +15,15 @@ from pydantic_core import CoreSchema
 from harness.card.profile import Certificates
 from harness.scenario.catalogue import packaged_personas
 from harness.scenario.fields import Device, Strict
+from harness.yamlfile import DataFileError, read_document
 from simulators import identifiers
 from simulators.world.state import DEFAULT_DEVICE
 
 PERSONA_DIR = packaged_personas()
 """The packaged persona files: found after a scenario folder's own ``personas/``."""
 _PERSONA_FILES = "personas"
+PERSONA_NAME = re.compile(r"\w[\w-]{0,63}")
+"""What ``from:`` takes: a file name without .yaml, never a path."""
 
 
 class Persona(Strict):
@@ -123,16 +126,20 @@ def resolve_persona(value: Any, folder: Path | None = None) -> Any:
         return value
     name = value["from"]
     dirs = persona_dirs(folder)
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise ValueError(f"from: a persona file's name without .yaml, not {name!r}")
+    if not isinstance(name, str) or not PERSONA_NAME.fullmatch(name):
+        # a name, never a path: ``../../harness/card/profiles/doctor`` would read outside the folders
+        raise ValueError(f"from: a persona file's name without .yaml (letters, digits, - and _), not {name!r}")
     path = next((d / f"{name}.yaml" for d in dirs if (d / f"{name}.yaml").is_file()), None)
     if path is None:
         known = ", ".join(sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")}))
         looked = ", ".join(str(d) for d in dirs)
         raise ValueError(f"no persona file {name!r} in {looked} (known: {known or 'none'})")
-    base = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        base = read_document(path, "a persona").data
+    except DataFileError as exc:  # the persona file's own place: its line, not the scenario's
+        raise ValueError("; ".join(exc.problems)) from None
     if not isinstance(base, dict):
-        raise ValueError(f"{path} must be a mapping of persona fields")
+        raise ValueError(f"{path}:1: expected a mapping of persona fields")
     return {**base, **{k: v for k, v in value.items() if k != "from"}}
 
 

@@ -165,12 +165,12 @@ def profile_files(folder: Path) -> dict[str, tuple[Path, str]]:
     bad_pin.write_text("holder: {civility: M, first_name: A, last_name: B, profession: '10', rpps: '99700209812'}\n"
                        "pin: {value: '12'}\n")  # fmt: skip
     return {
-        "not UTF-8": (not_utf8, f"{not_utf8}: not UTF-8"),
+        "not UTF-8": (not_utf8, f"{not_utf8}:1: not UTF-8"),
         "nested 5,000 deep": (deep, f"{deep}"),
         "not valid YAML": (bad_yaml, f"{bad_yaml}:4: not valid YAML"),
         "a 2-digit PIN": (bad_pin, f"{bad_pin}:2: pin: "),
-        "a directory": (broken, f"{broken}: cannot read"),
-        "no such file": (broken / "none.yaml", f"{broken / 'none.yaml'}"),
+        "a directory": (broken, f"{broken}:1: is a folder, not a card profile file"),
+        "no such file": (broken / "none.yaml", f"no card profile '{broken / 'none.yaml'}'"),
     }
 
 
@@ -187,7 +187,8 @@ def test_a_broken_profile_is_a_400_naming_the_file(host: WorldHost, tmp_path: Pa
 
 def test_an_unknown_profile_name_lists_the_built_in_ones(host: WorldHost) -> None:
     status, answer = post(host, "/admin/cards/1/insert", {"profile": "pharmacien"})
-    assert status == 400 and "no profile 'pharmacien'; built-in: doctor, nurse, pharmacist" in answer["error"]
+    assert status == 400 and "no card profile 'pharmacien': did you mean 'pharmacist'?" in answer["error"]
+    assert "doctor, nurse, pharmacist" in answer["error"]
 
 
 @pytest.mark.parametrize("reader", ["-1", "-2", "+0", "1_0", "2", "٠", "99999999999999999999"])

@@ -26,9 +26,9 @@ from tests.support.paths import REPO
 HARNESS_LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
+        {"harness.errors"},  # the error root: every layer raises its kinds (yamlfile's DataFileError is an InputError)
         {
             "harness",
-            "harness.errors",
             "harness.system",
             "harness.yamlfile",
             "harness.background",
