@@ -13,6 +13,7 @@ from typing import TextIO
 
 from harness.card.profile import load_profile, make_card
 from harness.card.reader import readers_of
+from harness.lifetime import dies_with_owner
 from harness.middleware import client_env
 from harness.pcsc.stack import PcscStack
 from harness.pki import Pki
@@ -27,7 +28,8 @@ async def run_with_card(profile_name: str, command: Sequence[str], *, trace: boo
         reader = readers_of(stack)[0]
         await reader.insert(card)
         try:
-            process = await asyncio.create_subprocess_exec(*command, env=client_env(stack))
+            # killed, we take the card and its pcscd with us: the command goes too, not on without them
+            process = await asyncio.create_subprocess_exec(*dies_with_owner(command), env=client_env(stack))
             code = await process.wait()
         except FileNotFoundError:
             print(f"cps-harness: command not found: {command[0]}", file=sys.stderr)

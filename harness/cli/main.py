@@ -13,6 +13,7 @@ from rich.markup import escape
 from harness import __version__
 from harness.cli import card, check, demo, diagnose, doctor, run, serve, setup
 from harness.errors import InputError, SetupError
+from harness.lifetime import interrupt_on_termination, interrupted_by, interrupted_exit_code, sweep
 
 COMMANDS = (setup, doctor, run, check, serve, demo, card, diagnose)
 """One module per command, in the order ``--help`` lists them: each has ``add_parser`` and ``run``."""
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    interrupt_on_termination()  # SIGTERM and SIGHUP clean up like Ctrl-C, and say so by the exit code
+    sweep()  # the private folders of commands that were killed outright
     # Into a file or a pipe, a line is never folded at 80 columns: a path cut in two cannot be copied.
     console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
     try:
@@ -39,8 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"[red]✘[/] {escape(problem)}", highlight=False)  # "cps-harness[chromium]" is no markup
         return 2
     except KeyboardInterrupt:
-        console.print("interrupted; everything started was stopped")
-        return 130
+        console.print(f"interrupted ({interrupted_by().name}); everything started was stopped")
+        return interrupted_exit_code()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""``cps-harness run [PATHS or IDs]``: replay the guide's scenarios, report, exit 0 only if all pass."""
+"""``cps-harness run [PATHS or IDs]``: replay the guide's scenarios, report, exit 0 only if all pass.
+
+No result is lost: ``--report`` is checked (and created) before anything runs, and a run stopped by
+Ctrl-C or SIGTERM writes the report and JUnit file of what finished, marked partial, once every world
+is stopped; it then exits 130 (143 for SIGTERM).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,52 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
+from harness.lifetime import interrupted_by, private_dir
 from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.model import Scenario
-from harness.scenario.player import Driver, Result, play
-from harness.scenario.report import Redactor, secrets_of, write_html, write_junit
+from harness.scenario.player import Driver, Result, playing
+from harness.scenario.report import (
+    Interruption,
+    Redactor,
+    Unfinished,
+    secrets_of,
+    write_html,
+    write_junit,
+)
 
 DEFAULT_REPORT_DIR = Path("reports")
+REPORT_FILES = ("junit.xml", "report.html")
+
+
+class ReportDirError(Exception):
+    """``--report`` cannot take the reports; the message says why."""
+
+
+def check_report_dir(report_dir: Path) -> None:
+    """Create ``report_dir`` and prove the reports can be written there, before any scenario runs.
+
+    A run can take minutes: finding out at its end that ``--report`` names a file (or a folder nobody
+    may write) used to lose every result in a traceback.
+    """
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ReportDirError(f"--report {report_dir}: is a file, not a folder; name a folder for the reports") from None
+    except OSError as exc:
+        raise ReportDirError(f"--report {report_dir}: cannot create this folder ({exc.strerror})") from None
+    for name in REPORT_FILES:
+        target = report_dir / name
+        if target.exists() and not target.is_file():
+            raise ReportDirError(f"--report {report_dir}: {target} exists and is not a file; remove it")
+    try:
+        with tempfile.TemporaryFile(dir=report_dir):
+            pass
+    except OSError as exc:
+        raise ReportDirError(f"--report {report_dir}: cannot write there ({exc.strerror})") from None
 
 
 def _table(rows: list[tuple[str, str, str, str]]) -> Table:
@@ -43,9 +85,12 @@ async def run_all(
     started = time.perf_counter()
     rows: dict[str, tuple[str, str, str, str]] = {s.id: (s.id, s.guide, "[dim]waiting[/]", "") for _, s in loaded}
     results: dict[str, Result] = {}
+    steps_done: dict[str, int] = {}
+    """Steps finished by each scenario that has started: what an interrupted run says of the unfinished."""
     semaphore = asyncio.Semaphore(max(1, jobs))
+    interrupted: BaseException | None = None
     with (
-        tempfile.TemporaryDirectory(prefix="cps-run-") as tmp,
+        private_dir("run") as tmp,
         Live(_table(list(rows.values())), console=console, refresh_per_second=8, transient=False) as live,
     ):
 
@@ -53,26 +98,66 @@ async def run_all(
             async with semaphore:
                 rows[scenario.id] = (scenario.id, scenario.guide, "[yellow]running[/]", "")
                 live.update(_table(list(rows.values())))
-                workdir = Path(tmp) / scenario.id
+                workdir = tmp / scenario.id
                 workdir.mkdir()
-                result = await play(scenario, path, pki, workdir, driver=driver, headless=headless)
+                steps_done[scenario.id] = 0
+
+                def step_done(_event: object) -> None:
+                    steps_done[scenario.id] += 1
+
+                async with playing(
+                    scenario, path, pki, workdir, driver=driver, headless=headless, on_event=step_done
+                ) as played:
+                    result = played.result
                 results[scenario.id] = result
                 verdict = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
                 rows[scenario.id] = (scenario.id, scenario.guide, verdict, f"{result.seconds:.2f} s")
                 live.update(_table(list(rows.values())))
 
-        await asyncio.gather(*(one(path, scenario) for path, scenario in loaded))
+        tasks = [asyncio.create_task(one(path, scenario)) for path, scenario in loaded]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException as exc:
+            # gather gives up at the first task that ends cancelled (one still waiting for its turn) while
+            # the others still stop their worlds: wait for all of them, or asyncio.run cancels that too
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+            if not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                raise
+            interrupted = exc  # Ctrl-C or SIGTERM (asyncio.run cancelled us)
     wall = time.perf_counter() - started
-    ordered = [results[s.id] for _, s in loaded]
-    write_junit(ordered, report_dir / "junit.xml")
-    write_html(ordered, report_dir / "report.html", wall)
-    return ordered, [], wall
+    ordered = [results[s.id] for _, s in loaded if s.id in results]
+    if interrupted is None:
+        write_junit(ordered, report_dir / "junit.xml")
+        write_html(ordered, report_dir / "report.html", wall)
+        return ordered, [], wall
+    interruption = Interruption(
+        interrupted_by().name,
+        [Unfinished(s, p, s.id in steps_done, steps_done.get(s.id, 0)) for p, s in loaded if s.id not in results],
+    )
+    write_junit(ordered, report_dir / "junit.xml", interruption)
+    write_html(ordered, report_dir / "report.html", wall, interruption)
+    console.print()
+    console.print(
+        f"[yellow]partial report[/] ({interruption.signal}): {len(ordered)} of {len(loaded)} scenarios finished, "
+        f"{sum(r.ok for r in ordered)} passed; report: {(report_dir / 'report.html').resolve()}  "
+        f"(JUnit: {report_dir / 'junit.xml'})",
+        highlight=False,
+    )
+    raise interrupted  # asyncio.run turns a cancellation back into the KeyboardInterrupt it came from
 
 
 def main(
     targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
     driver: Driver = "protocol", headless: bool = True,
 ) -> int:  # fmt: skip
+    try:
+        check_report_dir(report_dir)
+    except ReportDirError as exc:
+        console.print(f"[red]✘[/] {escape(str(exc))}", highlight=False)
+        console.print("nothing ran")
+        return 2
     results, problems, wall = asyncio.run(
         run_all(targets, jobs=jobs, report_dir=report_dir, console=console, driver=driver, headless=headless)
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from harness.card.profile import CertificatesModel, FaultsModel, load_profile, make_card, parse_certificates
 from harness.diagnose import checks as c
 from harness.diagnose import probes
+from harness.lifetime import private_dir
 from harness.middleware import OPENSC_MODULE, MiddlewareError, client_env, make_nss_db
 from harness.pki import CertVariant, Pki
 from harness.world.assembly import World
@@ -319,7 +319,7 @@ async def diagnose_new_world(options: WorldOptions, pki: Pki | None = None) -> D
     if options.faults:
         updates["faults"] = parse_faults(options.faults)
     profile = profile.model_copy(update=updates)
-    with tempfile.TemporaryDirectory(prefix="cps-diagnose-") as tmp:
+    with private_dir("diagnose") as tmp:
         async with World(pki=pki, cards=True) as world:
             assert world.pki is not None
             if options.tls_max is not None:
@@ -336,7 +336,7 @@ async def diagnose_new_world(options: WorldOptions, pki: Pki | None = None) -> D
             tls = f", Test SSL up to TLS {options.tls_max}" if options.tls_max else ""
             description = f"world: {held} in {world.readers[0].name}{faults}{tls}"
             return await diagnose_world(
-                world, Path(tmp), pin=profile.pin.value, middleware=options.middleware, nssdb=options.nssdb,
+                world, tmp, pin=profile.pin.value, middleware=options.middleware, nssdb=options.nssdb,
                 module=options.module, description=description,
             )  # fmt: skip
 
@@ -357,9 +357,9 @@ async def diagnose_environment(
     if nssdb is None:  # where Chromium (and NSS's tools) keep the user's database on Linux
         nssdb = Path(environment.get("HOME", "~")).expanduser() / ".pki" / "nssdb"
     socket = environment.get("PCSCLITE_CSOCK_NAME") or f"{probes.SYSTEM_SOCKET} (system)"
-    with tempfile.TemporaryDirectory(prefix="cps-diagnose-") as tmp:
+    with private_dir("diagnose") as tmp:
         target = Target(
-            "environment", environment, module, nssdb, dt.datetime.now(dt.UTC), Path(tmp),
+            "environment", environment, module, nssdb, dt.datetime.now(dt.UTC), tmp,
             f"environment: pcscd {socket}; module {module}; NSS database {nssdb}", pin, tls_max=tls_max,
         )  # fmt: skip
         return await diagnose(target)

@@ -21,7 +21,7 @@ import re
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from playwright.async_api import BrowserContext, Playwright, Response, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -36,12 +36,17 @@ from harness.drivers.chromium_setup import (
 )
 from harness.drivers.page import parse_page
 from harness.errors import DriverError
+from harness.lifetime import dies_with_owner, pids_whose_command_line_has
 from harness.middleware import OPENSC_MODULE, client_env, make_nss_db
 from harness.world.assembly import World
 
 NAVIGATION_TIMEOUT = 20.0
 """Seconds a navigation may take before the step fails (a dialog nobody answers, a mute card)."""
 POLL = 0.1
+LAUNCH_TIMEOUT = 30.0
+"""Seconds Chromium may take to start."""
+BROWSER_EXIT_TIMEOUT = 10.0
+"""Seconds a closed Chromium may take to exit (it saves its profile) before its folder is removed anyway."""
 ARGS = [
     "--no-sandbox",  # root in containers; --test-type hides the warning bar it would add to screenshots
     "--test-type",
@@ -60,6 +65,7 @@ NSS_NOTICES = 1.2
 """NSS looks at a slot's token at most once a second (NSSSLOT_TOKEN_DELAY_TIME): a card inserted,
 removed, offered or hidden is seen by the browser only after that, as with a person's pace."""
 
+T = TypeVar("T")
 Refused = Callable[[], str | None]
 """Returns why the card refused a PIN during the current step, or None."""
 
@@ -121,9 +127,11 @@ class ChromiumBrowser(Browser):
         for number in free[os.getpid() % 7 :: 7][:5]:  # parallel runs start on different numbers
             display = f":{number}"
             with log.open("ab") as errors:
+                # The kernel stops it if we are killed (it used to outlive a SIGKILLed run, adopted by
+                # init); its own session keeps a terminal's Ctrl-C for us, who close the browser first.
                 self._xvfb = await asyncio.create_subprocess_exec(
-                    "Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp",
-                    stdout=asyncio.subprocess.DEVNULL, stderr=errors,
+                    *dies_with_owner(["Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"]),
+                    stdout=asyncio.subprocess.DEVNULL, stderr=errors, start_new_session=True,
                 )  # fmt: skip
             for _ in range(100):
                 if self._xvfb.returncode is not None:
@@ -151,19 +159,35 @@ class ChromiumBrowser(Browser):
                 module = await autologin_module()
             await make_nss_db(self.workdir / "home", self.world.ca_bundle, module, env)
             self._db_ready = True
-        self._playwright = await async_playwright().start()
+        # Interrupted (Ctrl-C) while Playwright's driver or the browser starts, they start all the same:
+        # each start is waited for to its end, so that close() knows what to stop.
+        starting = asyncio.ensure_future(async_playwright().start())
         try:
-            self._context = await self._playwright.chromium.launch_persistent_context(
+            self._playwright = await asyncio.shield(starting)
+        finally:
+            if self._playwright is None:
+                self._playwright = await _settled(starting)
+        launching = asyncio.ensure_future(
+            self._playwright.chromium.launch_persistent_context(
                 str(self.workdir / "profile"), executable_path=CHROMIUM, headless=self.headless,
                 env=dict[str, str | float | bool](env),
                 args=[*ARGS, f"--host-resolver-rules={self.world.host_resolver_rules()}"],
                 viewport=VIEWPORT,  # type: ignore[arg-type]
-                timeout=30_000,
-            )  # fmt: skip
+                timeout=LAUNCH_TIMEOUT * 1000,
+                # a terminal's Ctrl-C reaches Playwright's driver too, which would close the browser
+                # behind our back (and leave its temporary folders): stopping is ours, in order
+                handle_sigint=False, handle_sigterm=False, handle_sighup=False,
+            )
+        )  # fmt: skip
+        try:
+            self._context = await asyncio.shield(launching)
         except PlaywrightError as exc:
             await self._playwright.stop()
             self._playwright = None
             raise ChromiumUnavailable(f"Chromium did not start: {exc}") from exc
+        finally:
+            if self._context is None and self._playwright is not None:
+                self._context = await _settled(launching)
         page = self._context.pages[0] if self._context.pages else await self._context.new_page()
         page.on("response", self._on_response)
         self._page = page
@@ -187,6 +211,20 @@ class ChromiumBrowser(Browser):
         if playwright is not None:
             with contextlib.suppress(TimeoutError, PlaywrightError):
                 await asyncio.wait_for(playwright.stop(), 10)
+        if context is not None:
+            await self._browser_gone()
+
+    async def _browser_gone(self, timeout: float = BROWSER_EXIT_TIMEOUT) -> None:
+        """Wait until no Chromium process of this profile runs.
+
+        Playwright's driver may close the browser on its own (a terminal's Ctrl-C reaches it too), and
+        Chromium saves its profile as it exits: removing the run's folder before that left a new
+        profile behind, in a folder nobody removes.
+        """
+        marker = f"--user-data-dir={self.workdir / 'profile'}"
+        deadline = asyncio.get_running_loop().time() + timeout
+        while pids_whose_command_line_has(marker) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(POLL)
 
     async def close(self) -> None:
         await self._shutdown()
@@ -361,6 +399,14 @@ class ChromiumBrowser(Browser):
         for command in (["windowfocus", "--sync", window], ["type", "--delay", "30", pin], ["key", "Return"]):
             xdotool = await asyncio.create_subprocess_exec("xdotool", *command, env=env)
             await asyncio.wait_for(xdotool.wait(), 5)
+
+
+async def _settled(start: asyncio.Future[T]) -> T | None:
+    """What ``start`` started, once it ends (None if it failed or took over ``LAUNCH_TIMEOUT``)."""
+    try:
+        return await asyncio.wait_for(start, LAUNCH_TIMEOUT + 5)
+    except Exception:  # the start's own error was, or will be, raised where it was awaited
+        return None
 
 
 def grab_screen(display: str) -> bytes:

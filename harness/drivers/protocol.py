@@ -8,6 +8,7 @@ the virtual card through OpenSC and the private pcscd — never by a software co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -111,7 +112,12 @@ class ProtocolBrowser(Browser):
             env={**client_env(stack), "OPENSSL_CONF": str(conf)},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, err = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), STEP_TIMEOUT)
+        except (TimeoutError, asyncio.CancelledError):  # timed out, or the run was interrupted: curl goes too
+            with contextlib.suppress(ProcessLookupError):  # it may have just ended
+                process.kill()
+            raise
         if process.returncode != 0:
             self.failed(f"curl exit {process.returncode}: {err.decode(errors='replace').strip()}")
             return

@@ -29,7 +29,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from harness.errors import SetupError
+from harness.lifetime import dies_with_owner, make_private_dir
 from harness.native import NativeBuildError, shared_library
 from harness.pcsc.sockets import listener_owned_by
 from harness.system import PCSCD, VPCD_DRIVER
@@ -243,7 +243,7 @@ class PcscStack:
         raise PortInUseError("could not find a free vpcd port pair after 5 attempts")
 
     def _start_once(self, run_dir: Path | None = None) -> None:
-        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="cps-pcsc-"))
+        self.run_dir = run_dir or make_private_dir("pcsc")  # the next command sweeps it if we are killed
         conf_dir = self.run_dir / "reader.conf.d"
         conf_dir.mkdir(exist_ok=True)
         loopback, guard = self._shims or vpcd_shims()
@@ -267,8 +267,10 @@ class PcscStack:
             )
         finally:
             listener.close()  # pcscd holds its own copy
-        self._keeper = subprocess.Popen(
-            [sys.executable, "-m", "harness.pcsc.keeper", str(VPCD_READERS_PER_PORT_PAIR), str(self.ready_timeout)],
+        self._keeper = subprocess.Popen(  # it leaves when its stdin closes; the death signal is for a stuck one
+            dies_with_owner(
+                [sys.executable, "-m", "harness.pcsc.keeper", str(VPCD_READERS_PER_PORT_PAIR), str(self.ready_timeout)]
+            ),
             env={**_clean_env(), **self.env, "PYTHONPATH": _source_root()},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

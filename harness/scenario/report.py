@@ -15,6 +15,15 @@ actions' table.
 
 A scenario that ended on a bug of the harness (not on a failed expectation) is a JUnit ``error``,
 not a ``failure``, and the HTML page says so.
+
+A run stopped by Ctrl-C or SIGTERM still reports what finished, marked partial (:class:`Interruption`):
+the HTML page's title and summary say so, and in the JUnit file the suite carries the properties
+``partial=true`` and ``interrupted-by=SIGINT`` while each scenario that did not finish is a test case
+``skipped`` with the reason (not started, or stopped after step k of n). Skipped rather than ``error``:
+nothing failed in those scenarios and the harness has no bug to report (``error`` means that here),
+and every JUnit reader (Jenkins, GitLab, GitHub's report actions) lists a skipped case with its
+message, while suite properties are read by scripts only; the run's exit code (130, 143) is what fails
+the CI job.
 """
 
 from __future__ import annotations
@@ -24,11 +33,13 @@ import re
 import shutil
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from harness.card.profile import load_profile
+from harness.scenario.model import Scenario
 from harness.scenario.player import Result
 
 MASK = "••••"
@@ -37,10 +48,39 @@ STYLE = """
 body{font-family:Arial,sans-serif;margin:24px;color:#161616}h1{color:#000091}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 .pass{color:#18753c;font-weight:bold}.fail{color:#ce0500;font-weight:bold}tr.failed{background:#fee}
+.notrun{color:#716043;font-weight:bold}tr.notrun{background:#fff8e0}p.partial{background:#fff8e0;border:1px solid #b34000;padding:8px}
 details{margin:4px 0}pre{background:#f6f6f6;padding:6px;white-space:pre-wrap;font-size:12px}
 iframe{width:100%;height:320px;border:1px solid #ccc}
 img.shot{max-width:640px;border:1px solid #999;margin:4px 4px 0 0;display:block}
 """
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A scenario an interrupted run did not finish."""
+
+    scenario: Scenario
+    path: Path
+    started: bool
+    steps_done: int
+    """Steps played to the end before the interruption (0 when it had not started)."""
+
+    @property
+    def reason(self) -> str:
+        if not self.started:
+            return "not started"
+        return f"stopped after step {self.steps_done} of {len(self.scenario.steps)}"
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Why a run stopped before its end (``SIGINT``, ``SIGTERM``), and what it did not finish."""
+
+    signal: str
+    unfinished: list[Unfinished]
+
+    def why(self, unfinished: Unfinished) -> str:
+        return f"not run to its end: the run was interrupted ({self.signal}); {unfinished.reason}"
 
 
 def secrets_of(results: Iterable[Result]) -> set[str]:
@@ -94,15 +134,21 @@ class Redactor:
         return self._hex.sub(MASK, text) if self._hex else text
 
 
-def write_junit(results: list[Result], path: Path) -> Path:
+def write_junit(results: list[Result], path: Path, interruption: Interruption | None = None) -> Path:
+    unfinished = interruption.unfinished if interruption else []
     suite = ET.Element(
         "testsuite",
         name="cps-harness scenarios",
-        tests=str(len(results)),
+        tests=str(len(results) + len(unfinished)),
         failures=str(sum(not r.ok and not r.error for r in results)),
         errors=str(sum(r.error for r in results)),
+        skipped=str(len(unfinished)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
+    if interruption is not None:
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="partial", value="true")
+        ET.SubElement(properties, "property", name="interrupted-by", value=interruption.signal)
     redact = Redactor(secrets_of(results)).text
     for result in results:
         case = ET.SubElement(
@@ -117,6 +163,16 @@ def write_junit(results: list[Result], path: Path) -> Path:
             ET.SubElement(case, kind, message=redact(message.splitlines()[0] if message else message)).text = redact(
                 f"{result.path}: {where}: {message}"
             )
+    for item in unfinished:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=item.scenario.guide,
+            name=f"{item.scenario.id} {item.scenario.title}",
+            time="0.000",
+        )
+        assert interruption is not None
+        ET.SubElement(case, "skipped", message=interruption.why(item)).text = f"{item.path}: {interruption.why(item)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
     return path
@@ -183,10 +239,13 @@ def _covered(result: Result) -> str:
     return f"{escape(scenario.id)} (variante de {escape(scenario.variant_of)})"
 
 
-def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
+def write_html(
+    results: list[Result], path: Path, wall_seconds: float, interruption: Interruption | None = None
+) -> Path:
     shutil.rmtree(path.parent / "screens", ignore_errors=True)  # no screenshot of an earlier run survives
     redact = Redactor(secrets_of(results))
     passed = sum(r.ok for r in results)
+    unfinished = interruption.unfinished if interruption else []
     coverage: dict[str, list[Result]] = defaultdict(list)
     for result in results:
         coverage[result.scenario.guide].append(result)
@@ -195,6 +254,10 @@ def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
         f"<td>{escape(r.scenario.title)}</td><td>{_verdict(r)}</td>"
         f"<td>{r.seconds:.2f} s</td></tr>"
         for r in results
+    ) + "".join(
+        f'<tr class="notrun"><td>{escape(u.scenario.id)}</td><td>{escape(u.scenario.title)}</td>'
+        f"<td><span class=notrun>NOT RUN</span> ({escape(u.reason)})</td><td></td></tr>"
+        for u in unfinished
     )
     cover = "".join(
         f"<tr><td>{escape(section)}</td><td>{', '.join(_covered(r) for r in sorted(items, key=_path_first))}</td>"
@@ -208,12 +271,23 @@ def write_html(results: list[Result], path: Path, wall_seconds: float) -> Path:
         f"{_timeline(r, _screens(r, path.parent / 'screens'), redact)}"
         for r in results
     )
+    title, counts, partial, finished_only = "cps-harness — rapport", f"{passed}/{len(results)} passed", "", ""
+    if interruption is not None:
+        total = len(results) + len(unfinished)
+        title = "cps-harness — rapport partiel (run interrompu)"
+        counts = f"{passed}/{total} passed, {len(unfinished)} not run (interrupted)"
+        partial = (
+            f'<p class="partial"><strong>Partial report</strong>: the run was interrupted ({escape(interruption.signal)}) '
+            f"after {wall_seconds:.1f} s; {len(results)} of {total} scenarios finished, the other {len(unfinished)} "
+            "are listed as NOT RUN.</p>"
+        )
+        finished_only = " (finished scenarios only)"
     html = (
-        f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>cps-harness — rapport</title>'
+        f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{STYLE}</style></head><body><h1>cps-harness — scénarios du guide « Se connecter à SI-DEP »</h1>"
-        f"<p>{passed}/{len(results)} passed in {wall_seconds:.1f} s · {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC</p>"
+        f"{partial}<p>{counts} in {wall_seconds:.1f} s · {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC</p>"
         f"<table><tr><th>ID</th><th>path</th><th>result</th><th>time</th></tr>{summary}</table>"
-        f"<h2>Coverage by guide section</h2><table><tr><th>section</th><th>scenarios</th><th>passed</th></tr>{cover}</table>"
+        f"<h2>Coverage by guide section{finished_only}</h2><table><tr><th>section</th><th>scenarios</th><th>passed</th></tr>{cover}</table>"
         f"{details}</body></html>"
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ resets its per-step observations before every step. It knows no action by name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,8 +182,9 @@ class Stage:
             out, _ = await asyncio.wait_for(
                 process.communicate(None if script is None else script.encode()), STEP_TIMEOUT
             )
-        except TimeoutError:
-            process.kill()
+        except (TimeoutError, asyncio.CancelledError):  # timed out, or the run was interrupted: it goes too
+            with contextlib.suppress(ProcessLookupError):  # it may have just ended
+                process.kill()
             raise
         assert process.returncode is not None
         return process.returncode, out.decode(errors="replace")

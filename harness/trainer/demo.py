@@ -10,12 +10,12 @@ printing gives one slide per page). A trainer edits the ``say:`` lines of a scen
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from html import escape
 from pathlib import Path
 
 from rich.console import Console
 
+from harness.lifetime import private_dir
 from harness.pki import Pki
 from harness.scenario.player import Event, Result, playing
 from harness.trainer.serve import event_line, load_one
@@ -136,9 +136,9 @@ async def record(target: str, *, headless: bool, console: Console) -> Result:
     """Play the scenario in Chromium, each step printed as it ends."""
     path, scenario = load_one(target)
     console.print(f"[bold]{scenario.id}[/] — {scenario.title}", soft_wrap=True)
-    with tempfile.TemporaryDirectory(prefix=f"cps-demo-{scenario.id}-") as tmp:
+    with private_dir(f"demo-{scenario.id}") as tmp:
         async with playing(
-            scenario, path, Pki(), Path(tmp), driver="chromium", headless=headless,
+            scenario, path, Pki(), tmp, driver="chromium", headless=headless,
             on_event=lambda event: console.print(event_line(event), soft_wrap=True),
         ) as played:  # fmt: skip
             return played.result

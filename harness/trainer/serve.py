@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import termios
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.errors import ScenarioError, StepFailed
+from harness.lifetime import private_dir
 from harness.pki import Pki
 from harness.scenario.actions import ACTIONS
 from harness.scenario.actions.browser import CardFollow, CardOpen, Open, page_url
@@ -210,9 +210,9 @@ async def serve_scenario(
         console.print(f"[dim]{scenario.guide} · {path}[/]", soft_wrap=True)
     show = None if as_json else (lambda event: console.print(event_line(event), soft_wrap=True))
     try:
-        with tempfile.TemporaryDirectory(prefix=f"cps-serve-{scenario.id}-") as tmp:
+        with private_dir(f"serve-{scenario.id}") as tmp:
             async with playing(
-                scenario, path, Pki(), Path(tmp), driver=driver, headless=headless, steps=steps, on_event=show,
+                scenario, path, Pki(), tmp, driver=driver, headless=headless, steps=steps, on_event=show,
                 bind=bind,
             ) as played:  # fmt: skip
                 holding = True

@@ -33,6 +33,7 @@ HARNESS_LAYERS: tuple[frozenset[str], ...] = tuple(
             "harness.yamlfile",
             "harness.background",
             "harness.cache",
+            "harness.lifetime",
         },
         {"harness.native"},
         {"harness.pcsc"},

@@ -117,7 +117,7 @@ def test_broken_profiles_and_bad_readers_are_4xx_with_a_reason(control: Path, tm
         return asyncio.run(request(control, method, path, body))
 
     status, answer = call("POST", "/cards/0/insert", {"profile": str(not_utf8)})
-    assert status == 400 and answer["error"].startswith(f"{not_utf8}: not UTF-8"), answer
+    assert status == 400 and answer["error"].startswith(f"{not_utf8}:1: not UTF-8"), answer
     status, answer = call("POST", "/cards/0/insert", {"profile": str(deep)})
     assert status == 400 and answer["error"].startswith(str(deep)), answer
     status, answer = call("POST", "/cards/0/insert", {"profile": str(tmp_path)})

@@ -121,24 +121,35 @@ def test_stop_is_idempotent() -> None:
         _ = stack.socket_path
 
 
-def test_a_killed_harness_leaves_no_pcscd_behind(tmp_path: Path) -> None:
-    """SIGKILL skips every clean-up of ours: the kernel's parent-death signal stops pcscd anyway."""
+def test_a_killed_harness_leaves_no_pcscd_behind() -> None:
+    """SIGKILL skips every clean-up of ours: the kernel's parent-death signal stops pcscd (and the
+    keeper) anyway; the stack's folder, named after its dead owner, is swept by the next command."""
+    import shutil
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
+
+    from harness.lifetime import sweep
 
     script = (
         "from harness.pcsc.stack import PcscStack; import time; "
-        "s = PcscStack().start(); print(s.pids[0], flush=True); time.sleep(60)"
+        "s = PcscStack().start(); print(s.pids[0], s.run_dir, flush=True); time.sleep(60)"
     )
-    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    own_tmp = Path(tempfile.mkdtemp(prefix="t-"))  # nobody else's sweep takes the folder first
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(own_tmp)}
+    )
     try:
         assert owner.stdout is not None
-        daemon = int(owner.stdout.readline())
+        pid, run_dir = owner.stdout.readline().split()
+        daemon = int(pid)
         assert Path(f"/proc/{daemon}").exists()
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=10)
+        assert Path(run_dir).parent == own_tmp and Path(run_dir).name.startswith(f"cps-pcsc-{owner.pid}-")
+        assert sweep(own_tmp) == [Path(run_dir)]
 
         def running() -> bool:  # a zombie waiting for init to reap it is not running
             try:
@@ -152,6 +163,9 @@ def test_a_killed_harness_leaves_no_pcscd_behind(tmp_path: Path) -> None:
         assert not running(), "pcscd outlived the process that started it"
     finally:
         owner.kill()
+        owner.wait(timeout=10)
+        sweep(own_tmp)
+        shutil.rmtree(own_tmp, ignore_errors=True)
 
 
 def test_port_pairs_are_never_handed_out_twice_within_a_process() -> None:
