@@ -121,7 +121,7 @@ def test_broken_profiles_and_bad_readers_are_4xx_with_a_reason(control: Path, tm
     status, answer = call("POST", "/cards/0/insert", {"profile": str(deep)})
     assert status == 400 and answer["error"].startswith(str(deep)), answer
     status, answer = call("POST", "/cards/0/insert", {"profile": str(tmp_path)})
-    assert status == 400 and answer["error"] == f"{tmp_path}: cannot read: Is a directory", answer
+    assert status == 400 and answer["error"] == f"{tmp_path}:1: is a folder, not a card profile file", answer
     for reader in ("-1", "2", "+1"):
         status, answer = call("GET", f"/cards/{reader}/log")
         assert status == 404 and answer["error"] == f"no reader {reader!r}; readers 0-1", answer
