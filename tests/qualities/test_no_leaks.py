@@ -62,6 +62,13 @@ def private_folders(tmp: Path) -> list[str]:
     return sorted(p.name for p in tmp.glob("cps-*") if p.name != f"cps-harness-{os.getuid()}-public")
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C's signal handled as in a terminal. A suite started in the background (``cmd &`` in a
+    script, as a CI runner may) ignores SIGINT, the child would inherit that, and Python installs no
+    KeyboardInterrupt handler for an ignored signal: seen in a fresh-clone run, a 60 s timeout."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Command:
     """``cps-harness ARGS`` in a child, its output in a file, its temporary directory ``tmp``."""
 
@@ -72,8 +79,9 @@ class Command:
         self.output = tmp.parent / f"{tmp.name}.out"
         with self.output.open("w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "harness.cli", *args], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
+                [sys.executable, "-m", "harness.cli", *args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=_as_in_a_terminal,
+            )  # fmt: skip
 
     @property
     def pid(self) -> int:
