@@ -111,7 +111,7 @@ def make_stage(
     if driver == "chromium":
         try:
             from harness.drivers.chromium import ChromiumBrowser
-        except ImportError as exc:  # Playwright and Pillow come with the [chromium] extra only
+        except ImportError as exc:  # Playwright comes with the [chromium] extra only
             from harness.drivers.chromium_setup import ChromiumUnavailable
 
             raise ChromiumUnavailable(

@@ -87,7 +87,7 @@ def test_the_wheel_ships_the_catalogue_and_every_data_file(installed: Installed)
         check=True, timeout=60,
     )  # fmt: skip
     packages = {p["name"].lower() for p in json.loads(runtime.stdout)}
-    assert not packages & {"playwright", "pillow", "mypy", "tox", "pytest-asyncio", "schemathesis"}, packages
+    assert not packages & {"playwright", "mypy", "tox", "pytest-asyncio", "schemathesis"}, packages
 
 
 def test_every_scenario_passes_from_the_installed_package(installed: Installed) -> None:
