@@ -42,6 +42,7 @@ HARNESS_LAYERS: tuple[frozenset[str], ...] = tuple(
         {"harness.card"},
         {"harness.world"},
         {"harness.drivers"},
+        {"harness.reporting"},  # the pages people read: templates' environment, stylesheet, pictures, the mask
         {"harness.diagnose"},
         {"harness.scenario"},
         {"harness.trainer"},
