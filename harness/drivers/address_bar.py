@@ -22,7 +22,9 @@ FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # Debian's fonts-dejavu-core (Chromium depends on it)
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
 )
-FRAME, FIELD, BORDER, TEXT, HOST, PADLOCK = "#dee1e6", "#ffffff", "#c4c7cc", "#5f6368", "#202124", "#188038"
+FRAME, FIELD, BORDER, TEXT, HOST, PADLOCK, WARNING = (
+    "#dee1e6", "#ffffff", "#c4c7cc", "#5f6368", "#202124", "#188038", "#5f6368"
+)  # fmt: skip
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -59,8 +61,18 @@ def _padlock(draw: ImageDraw.ImageDraw, x: int, middle: int) -> None:
     draw.rounded_rectangle((x, middle - 2, x + 10, middle + 6), radius=2, fill=PADLOCK)
 
 
-def with_address_bar(png: bytes, url: str) -> bytes:
-    """``png`` with an address bar showing ``url`` drawn above it (the picture grows by ``BAR_HEIGHT`` rows)."""
+def _warning(draw: ImageDraw.ImageDraw, x: int, middle: int) -> None:
+    """An ⓘ in a circle: what Chromium shows instead of the padlock when the secure connection failed."""
+    draw.ellipse((x - 1, middle - 7, x + 13, middle + 7), outline=WARNING, width=2)
+    draw.line((x + 6, middle - 1, x + 6, middle + 4), fill=WARNING, width=2)
+    draw.point([(x + 6, middle - 4), (x + 5, middle - 4), (x + 6, middle - 3), (x + 5, middle - 3)], fill=WARNING)
+
+
+def with_address_bar(png: bytes, url: str, *, secure: bool = True) -> bytes:
+    """``png`` with an address bar showing ``url`` drawn above it (the picture grows by ``BAR_HEIGHT`` rows).
+
+    ``secure``: a page was served over the verified connection (a padlock); False for the browser's
+    error page after a failed connection (no padlock, as Chromium shows it)."""
     with Image.open(io.BytesIO(png)) as page:
         page.load()
         shot = page.convert("RGB")
@@ -71,13 +83,18 @@ def with_address_bar(png: bytes, url: str) -> bytes:
     field = (10, 7, shot.width - 10, BAR_HEIGHT - 8)
     draw.rounded_rectangle(field, radius=(field[3] - field[1]) // 2, fill=FIELD, outline=BORDER)
     middle = BAR_HEIGHT // 2
-    _padlock(draw, 24, middle)
+    (_padlock if secure else _warning)(draw, 24, middle)
     font = _font()
     host, rest = shown_address(url)
     x = 44
+    room = field[2] - 12 - x - int(draw.textlength(host, font=font))
+    if draw.textlength(rest, font=font) > room:  # a long OAuth query: cut, as a narrow bar does
+        while rest and draw.textlength(rest + "…", font=font) > room:
+            rest = rest[:-1]
+        rest += "…"
     draw.text((x, middle), host, fill=HOST, font=font, anchor="lm")
     x += int(draw.textlength(host, font=font))
     draw.text((x, middle), rest, fill=TEXT, font=font, anchor="lm")
     out = io.BytesIO()
-    framed.save(out, format="PNG")
+    framed.save(out, format="PNG", compress_level=1)  # a step's picture, re-encoded for the page anyway
     return out.getvalue()

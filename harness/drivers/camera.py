@@ -19,6 +19,7 @@ from types import TracebackType
 
 from playwright.async_api import Browser as PwBrowser
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page as PwPage
 from playwright.async_api import Playwright, Route, async_playwright
 
 from harness.drivers.chromium_setup import CHROMIUM, ChromiumUnavailable
@@ -36,12 +37,44 @@ Fetch = Callable[[str], Awaitable[tuple[int, str, bytes]]]
 """``url -> (status, content type, body)``: a page's stylesheet or picture, from the world that served it."""
 
 
+PAGES = 2
+"""Pages drawing at once: scenarios run in parallel, and a page reused draws in a tenth of a fresh one's time."""
+
+
+class _Easel:
+    """One page of the camera and the snapshot it is drawing (its route serves that snapshot)."""
+
+    def __init__(self, page: PwPage) -> None:
+        self.page = page
+        self.html, self.url = "", ""
+        self.fetch: Fetch | None = None
+
+    async def serve(self, route: Route) -> None:
+        request = route.request
+        if request.is_navigation_request():  # the page itself (Chromium's spelling of its URL may differ)
+            if request.frame == self.page.main_frame:
+                await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=self.html)
+            else:  # a frame inside the page: not part of what the snapshot holds
+                await route.abort()
+            return
+        if self.fetch is None or request.url.endswith("/favicon.ico"):  # no tab shows it
+            await route.abort()
+            return
+        try:
+            status, kind, body = await asyncio.wait_for(self.fetch(request.url), FETCH_TIMEOUT)
+        except Exception:  # the page's picture or stylesheet is missing from the shot, not the shot
+            await route.abort()
+            return
+        await route.fulfill(status=status, content_type=kind, body=body)
+
+
 class SnapshotCamera:
     """One headless Chromium for a run; ``shoot`` may be called by several scenarios at once."""
 
     def __init__(self) -> None:
         self._playwright: Playwright | None = None
         self._browser: PwBrowser | None = None
+        self._easels: asyncio.Queue[_Easel] = asyncio.Queue()
         self._starting = asyncio.Lock()
 
     async def __aenter__(self) -> SnapshotCamera:
@@ -50,52 +83,38 @@ class SnapshotCamera:
     async def __aexit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
         await self.close()
 
-    async def _ensure(self) -> PwBrowser:
+    async def _ensure(self) -> None:
         async with self._starting:
             if self._browser is not None:
-                return self._browser
+                return
             self._playwright = await async_playwright().start()
             try:
                 self._browser = await self._playwright.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=ARGS, timeout=LAUNCH_TIMEOUT * 1000,
                     handle_sigint=False, handle_sigterm=False, handle_sighup=False,  # stopping is ours, in order
                 )  # fmt: skip
+                context = await self._browser.new_context(viewport=VIEWPORT, java_script_enabled=False)  # type: ignore[arg-type]
+                for _ in range(PAGES):
+                    easel = _Easel(await context.new_page())
+                    await easel.page.route("**/*", easel.serve)
+                    self._easels.put_nowait(easel)
             except PlaywrightError as exc:
-                await self._playwright.stop()
-                self._playwright = None
+                await self.close()
                 raise ChromiumUnavailable(f"--screenshots: Chromium did not start: {exc}") from exc
-            return self._browser
 
     async def shoot(self, html: str, url: str, fetch: Fetch) -> bytes | None:
         """PNG of ``html`` shown at ``url`` (the viewport's height); None if Chromium could not draw it in time."""
-        browser = await self._ensure()
-        context = await browser.new_context(viewport=VIEWPORT, java_script_enabled=False)  # type: ignore[arg-type]
+        await self._ensure()
+        easel = await asyncio.wait_for(self._easels.get(), SHOT_TIMEOUT * PAGES * 4)
         try:
-
-            async def serve(route: Route) -> None:
-                request = route.request
-                if request.is_navigation_request():
-                    if request.url.split("#")[0] == url.split("#")[0]:
-                        await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
-                    else:  # a refresh or a link elsewhere: the picture is of this page
-                        await route.abort()
-                    return
-                try:
-                    status, kind, body = await asyncio.wait_for(fetch(request.url), FETCH_TIMEOUT)
-                except Exception:  # the page's picture or stylesheet is missing from the shot, not the shot
-                    await route.abort()
-                    return
-                await route.fulfill(status=status, content_type=kind, body=body)
-
-            await context.route("**/*", serve)
-            page = await context.new_page()
-            await page.goto(url, wait_until="load", timeout=SHOT_TIMEOUT * 1000)
-            return await page.screenshot(timeout=SHOT_TIMEOUT * 1000)
+            easel.html, easel.url, easel.fetch = html, url, fetch
+            await easel.page.goto(url, wait_until="load", timeout=SHOT_TIMEOUT * 1000)
+            return await easel.page.screenshot(timeout=SHOT_TIMEOUT * 1000)
         except PlaywrightError:
             return None
         finally:
-            with contextlib.suppress(PlaywrightError):
-                await context.close()
+            easel.fetch = None
+            self._easels.put_nowait(easel)
 
     async def close(self) -> None:
         if self._browser is not None:

@@ -269,7 +269,8 @@ async def _play_step(stage: Stage, index: int, step: Step) -> Event:
     if step.entry.actor.on_screen:
         shot = await browser.screenshot()
         if shot is not None:
-            screenshots.append(await asyncio.to_thread(with_address_bar, shot, _address(stage, step)))
+            address, secure = _address(stage, step), stage.page is not None  # no page: the browser's error page
+            screenshots.append(await asyncio.to_thread(with_address_bar, shot, address, secure=secure))
     return Event(
         index, step.action, detail, ok, time.perf_counter() - began,
         page.screen if page else "", page.status if page else None, page.url if page else "",

@@ -235,7 +235,8 @@ def test_slides_without_a_run_show_unplayed_steps_and_the_actions_words(tmp_path
     assert html.count('class="slide step"') == 5
     assert "StepFailed: no reader" in html and html.count("étape non jouée") == 4
     assert "✘ L'étape a échoué :</span> La carte CPS du professionnel est insérée dans le lecteur" in html
-    assert '<p class="what">Test SSL n&#39;accepte TLS que jusqu&#39;à la version 1.3</p>' in html  # no say: French words
+    # no say: the French words of the action
+    assert '<p class="what">Test SSL n&#39;accepte TLS que jusqu&#39;à la version 1.3</p>' in html
 
 
 @pytest.mark.e2e
