@@ -1,10 +1,10 @@
 """Screenshots embedded in a page as ``data:`` URIs, re-encoded so that a whole run stays one readable file.
 
-A Chromium screenshot is a lossless PNG of about 60–150 kB; a run of the 41 scenarios with
-``--screenshots`` holds a few hundred of them. Re-encoded as WebP at quality 80 (every browser a
-trainer or a CI viewer uses shows WebP) a page screen weighs a fifth to a tenth of the PNG and its
-text stays sharp at the report's width; the width is kept, so the address bar and the forms read
-as on the screen. Measured sizes are in docs/trainer-and-ci.md.
+A page's screenshot (1024 × 764 with its address bar) is a lossless PNG of 40–100 kB, and a run
+of the 41 scenarios with ``--screenshots`` holds over a hundred of them. Re-encoded as WebP at
+quality 80 (every browser a trainer or a CI viewer uses shows WebP) a picture weighs 17–52 kB,
+half the PNG and half a JPEG of the same quality, and its text stays sharp; the width is kept, so
+the address bar and the forms read as on the screen. Measured sizes are in docs/trainer-and-ci.md.
 """
 
 from __future__ import annotations
