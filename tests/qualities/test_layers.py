@@ -34,6 +34,7 @@ HARNESS_LAYERS: tuple[frozenset[str], ...] = tuple(
             "harness.background",
             "harness.cache",
             "harness.lifetime",
+            "harness.reporting",  # the pages people read: templates, stylesheet, pictures, the mask (harness-free)
         },
         {"harness.native"},
         {"harness.pcsc"},
@@ -42,7 +43,6 @@ HARNESS_LAYERS: tuple[frozenset[str], ...] = tuple(
         {"harness.card"},
         {"harness.world"},
         {"harness.drivers"},
-        {"harness.reporting"},  # the pages people read: templates' environment, stylesheet, pictures, the mask
         {"harness.diagnose"},
         {"harness.scenario"},
         {"harness.trainer"},
