@@ -5,7 +5,9 @@ middleware registered when the scenario uses the card), the sites' real host nam
 ``--host-resolver-rules``, and nothing beyond loopback. Headless (CI), the PIN is given by the
 auto-login wrapper around OpenSC (``p11autologin.c``): it still reaches the card as a VERIFY.
 Headful (trainers, under Xvfb when there is no screen), the PIN is typed into Chromium's own
-"Unlock Security Device" dialog with xdotool, and the dialog is photographed for the report.
+"Déverrouiller l'appareil de sécurité" dialog with xdotool, and the dialog is photographed for the report.
+Chromium speaks French, as on a professional's workstation: its PIN dialog, its error pages,
+``navigator.language`` and the ``Accept-Language`` it sends (see ``FRENCH``).
 
 A wrong or blocked PIN makes Chromium ask again forever; the driver watches the card's answers
 and closes the browser as soon as the card refuses a PIN, reporting why.
@@ -59,7 +61,22 @@ ARGS = [
     "--disable-quic",
 ]
 NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
-PIN_DIALOG = "Unlock Security Device"
+ERROR_PAGE = "chrome-error://"
+"""Where Chromium shows a failed navigation's error page."""
+ERROR_PAGE_TIMEOUT = 5.0
+"""Seconds Chromium may take to show its error page after a failed navigation."""
+PIN_DIALOG = "Déverrouiller l'appareil de sécurité"
+"""The title of Chromium's PIN dialog in French (IDS_CRYPTO_MODULE_AUTH_DIALOG_TITLE in fr.pak; English:
+"Unlock Security Device"). xdotool finds the window by it: an English Chromium's dialog goes unanswered."""
+FRENCH = {"LANGUAGE": "fr", "LANG": "fr_FR.UTF-8"}
+"""Chromium on Linux takes its UI language from the environment, not from ``--lang`` (measured,
+Chromium 156: ``--lang=fr`` alone leaves it English; ``LANGUAGE=fr`` or ``LANG=fr_FR.UTF-8`` alone
+makes it French, even without that glibc locale generated). Its Accept-Language then becomes
+``fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7`` and navigator.languages ``fr-FR, fr, en-US, en``, as a French
+Chromium's defaults; Playwright's ``locale="fr-FR"`` would only override those two (to a bare
+``fr-FR``) and leave the error pages and the dialog English, so it is not used."""
+OVERRIDING_LANG = ("LC_ALL", "LC_MESSAGES")
+"""Locale variables that take precedence over LANG: the caller's are dropped so that ours apply."""
 VIEWPORT = {"width": 1024, "height": 720}
 NSS_NOTICES = 1.2
 """NSS looks at a slot's token at most once a second (NSSSLOT_TOKEN_DELAY_TIME): a card inserted,
@@ -104,6 +121,9 @@ class ChromiumBrowser(Browser):
             CPS_P11_LOG=str(self.p11_log),
             CPS_P11_MODULE=OPENSC_MODULE,
         )
+        for name in OVERRIDING_LANG:
+            env.pop(name, None)
+        env.update(FRENCH)
         if not self.headless:
             env["CPS_P11_NO_LOGIN"] = "1"
             env["DISPLAY"] = await self._screen()
@@ -272,8 +292,30 @@ class ChromiumBrowser(Browser):
             if error is None:
                 raise DriverError(f"Chromium: {str(exc).splitlines()[0]}") from exc
             self.failed(error.group(1))
+            await self._read_error_page(page)
             return
         await self._snapshot(page)
+
+    async def _read_error_page(self, page: PwPage) -> None:
+        """Record the words of Chromium's error page, as the professional reads them (in French).
+
+        The step fails on the ``ERR_…`` code of Playwright's error, whatever the language; the text
+        goes to the step's exchanges so that the report says what was on screen. Chromium commits
+        its error page (``chrome-error://``) just after the failed navigation: waited for, briefly.
+        """
+        deadline = asyncio.get_running_loop().time() + ERROR_PAGE_TIMEOUT
+        try:
+            while not page.url.startswith(ERROR_PAGE) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(POLL)
+            if not page.url.startswith(ERROR_PAGE):
+                return
+            await page.wait_for_load_state("load", timeout=ERROR_PAGE_TIMEOUT * 1000)
+            text = await page.evaluate("() => document.body ? document.body.innerText : ''")
+        except PlaywrightError:
+            return  # the screenshot, taken next, says why the page could not be read
+        lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+        if lines:
+            self.exchanges.append(f"(Chromium's error page: {' · '.join(lines)})")
 
     async def _snapshot(self, page: PwPage) -> None:
         await page.wait_for_load_state("load")
