@@ -76,7 +76,9 @@ makes it French, even without that glibc locale generated). Its Accept-Language 
 Chromium's defaults; Playwright's ``locale="fr-FR"`` would only override those two (to a bare
 ``fr-FR``) and leave the error pages and the dialog English, so it is not used."""
 OVERRIDING_LANG = ("LC_ALL", "LC_MESSAGES")
-"""Locale variables that take precedence over LANG: the caller's are dropped so that ours apply."""
+"""The caller's locale variables that outrank LANG (measured: ``LC_MESSAGES=en_US.UTF-8`` makes a
+``LANG=fr_FR.UTF-8`` Chromium English; ``LANGUAGE`` outranks them all): dropped, so that nothing
+in the caller's environment contradicts ``FRENCH``."""
 VIEWPORT = {"width": 1024, "height": 720}
 NSS_NOTICES = 1.2
 """NSS looks at a slot's token at most once a second (NSSSLOT_TOKEN_DELAY_TIME): a card inserted,
