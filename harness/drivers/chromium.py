@@ -47,6 +47,8 @@ NAVIGATION_TIMEOUT = 20.0
 POLL = 0.1
 LAUNCH_TIMEOUT = 30.0
 """Seconds Chromium may take to start."""
+XVFB_TIMEOUT = 15.0
+"""Seconds a private Xvfb may take to accept connections."""
 BROWSER_EXIT_TIMEOUT = 10.0
 """Seconds a closed Chromium may take to exit (it saves its profile) before its folder is removed anyway."""
 ARGS = [
@@ -143,32 +145,44 @@ class ChromiumBrowser(Browser):
         return self._display
 
     async def _start_xvfb(self) -> str:
-        """A private Xvfb on a free display number, once a client can really connect to it."""
+        """A private Xvfb on a display number Xvfb itself found free, once clients can connect to it.
+
+        Xvfb picks the number and says it on ``-displayfd`` when ready: it claims the number with its
+        lock file, so two runs (or two scenarios of one run, in one process) never share a screen.
+        Picking a number ourselves raced: the loser of two Xvfb on one number lived a moment, a probe
+        of the display reached the winner's server, and both browsers ran on one screen (the PIN
+        dialog of one could be typed into for the other; the winner's end closed both browsers).
+        """
         log = self.workdir / "xvfb.log"
-        free = [n for n in range(90, 190) if not Path(f"/tmp/.X{n}-lock").exists()]
-        for number in free[os.getpid() % 7 :: 7][:5]:  # parallel runs start on different numbers
-            display = f":{number}"
+        read_end, write_end = os.pipe()
+        try:
             with log.open("ab") as errors:
                 # The kernel stops it if we are killed (it used to outlive a SIGKILLed run, adopted by
                 # init); its own session keeps a terminal's Ctrl-C for us, who close the browser first.
                 self._xvfb = await asyncio.create_subprocess_exec(
-                    *dies_with_owner(["Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"]),
-                    stdout=asyncio.subprocess.DEVNULL, stderr=errors, start_new_session=True,
+                    *dies_with_owner(
+                        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x900x24", "-nolisten", "tcp"]
+                    ),
+                    stdout=asyncio.subprocess.DEVNULL, stderr=errors, start_new_session=True, pass_fds=(write_end,),
                 )  # fmt: skip
-            for _ in range(100):
-                if self._xvfb.returncode is not None:
-                    break  # that number was taken meanwhile: try the next one
-                probe = await asyncio.create_subprocess_exec(
-                    "xdotool", "getdisplaygeometry", env={**os.environ, "DISPLAY": display},
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-                )  # fmt: skip
-                if await asyncio.wait_for(probe.wait(), 5) == 0:
-                    return display
-                await asyncio.sleep(0.05)
-            if self._xvfb.returncode is None:
-                self._xvfb.terminate()
-                await asyncio.wait_for(self._xvfb.wait(), 10)
-        raise ChromiumUnavailable(f"Xvfb did not give a usable screen (see {log})")
+        finally:
+            os.close(write_end)  # Xvfb has its own copy: the pipe ends when Xvfb does
+        reader = asyncio.StreamReader()
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0)
+        )
+        try:
+            number = (await asyncio.wait_for(reader.readline(), XVFB_TIMEOUT)).strip()
+        except TimeoutError:
+            number = b""
+        finally:
+            transport.close()
+        if number.isdigit():
+            return f":{int(number)}"
+        if self._xvfb.returncode is None:
+            self._xvfb.terminate()
+            await asyncio.wait_for(self._xvfb.wait(), 10)
+        raise ChromiumUnavailable(f"Xvfb did not give a usable screen within {XVFB_TIMEOUT:.0f} s (see {log})")
 
     async def _ensure(self) -> PwPage:
         if self._page is not None:

@@ -174,6 +174,42 @@ def test_chromium_asks_for_french_pages(tmp_path: Path) -> None:
     assert asked and asked[0] is not None and asked[0].startswith("fr-FR,fr;"), asked
 
 
+@pytest.mark.e2e
+def test_headful_browsers_of_one_run_never_share_a_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenarios of one run start their private Xvfb at once, from one process: each gets its own
+    screen, alive until its own browser closes (a shared one had the PIN typed into the other's
+    dialog, and its end closed both browsers)."""
+    from harness.drivers.chromium import ChromiumBrowser
+    from harness.world.assembly import World
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+
+    async def answers(display: str) -> bool:
+        probe = await asyncio.create_subprocess_exec(
+            "xdotool", "getdisplaygeometry", env={**os.environ, "DISPLAY": display},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        return await asyncio.wait_for(probe.wait(), 10) == 0
+
+    async def screens() -> tuple[list[str], list[bool]]:
+        browsers = []
+        for n in range(4):
+            (tmp_path / str(n)).mkdir()
+            browsers.append(ChromiumBrowser(World(cards=False), tmp_path / str(n), middleware=False, headless=False))
+        try:
+            displays = list(await asyncio.gather(*(b._screen() for b in browsers)))
+            await browsers[0].close()
+            alive = [await answers(display) for display in displays]
+        finally:
+            for browser in browsers:
+                await browser.close()
+        return displays, alive
+
+    displays, alive = asyncio.run(screens())
+    assert len(set(displays)) == 4, displays
+    assert alive == [False, True, True, True], "closing one browser stops its own screen only"
+
+
 def test_no_english_chromium_without_its_french_strings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without fr.pak Chromium would show English screens and its PIN dialog would go unanswered."""
     from harness.drivers import chromium_setup
