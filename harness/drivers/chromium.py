@@ -68,8 +68,9 @@ ERROR_PAGE = "chrome-error://"
 ERROR_PAGE_TIMEOUT = 5.0
 """Seconds Chromium may take to show its error page after a failed navigation."""
 PIN_DIALOG = "Déverrouiller l'appareil de sécurité"
-"""The title of Chromium's PIN dialog in French (IDS_CRYPTO_MODULE_AUTH_DIALOG_TITLE in fr.pak; English:
-"Unlock Security Device"). xdotool finds the window by it: an English Chromium's dialog goes unanswered."""
+"""The window name of Chromium's PIN dialog in French (from fr.pak, seen with ``xdotool getwindowname``;
+English: "Unlock Security Device"). xdotool finds the window by it: an English Chromium's dialog goes
+unanswered."""
 FRENCH = {"LANGUAGE": "fr", "LANG": "fr_FR.UTF-8"}
 """Chromium on Linux takes its UI language from the environment, not from ``--lang`` (measured,
 Chromium 156: ``--lang=fr`` alone leaves it English; ``LANGUAGE=fr`` or ``LANG=fr_FR.UTF-8`` alone
@@ -180,9 +181,12 @@ class ChromiumBrowser(Browser):
         if number.isdigit():
             return f":{int(number)}"
         if self._xvfb.returncode is None:
-            self._xvfb.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                self._xvfb.terminate()
             await asyncio.wait_for(self._xvfb.wait(), 10)
-        raise ChromiumUnavailable(f"Xvfb did not give a usable screen within {XVFB_TIMEOUT:.0f} s (see {log})")
+        raise ChromiumUnavailable(
+            f"Xvfb gave no usable screen within {XVFB_TIMEOUT:.0f} s (exit status {self._xvfb.returncode}; see {log})"
+        )
 
     async def _ensure(self) -> PwPage:
         if self._page is not None:
