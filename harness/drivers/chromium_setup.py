@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.drivers.chromium_policy import POLICY_PATH, policy_installed
 from harness.errors import SetupError
 from harness.native import shared_library
+from harness.system import CHROMIUM_FRENCH
 
 CHROMIUM = "/usr/bin/chromium"
 WRAPPER_SOURCE = Path(__file__).with_name("p11autologin.c")
@@ -31,6 +32,11 @@ def check_prerequisites() -> None:
     if missing:
         raise ChromiumUnavailable(
             f"missing {', '.join(missing)}: run ./bootstrap.sh setup (Debian: chromium, libnss3-tools)"
+        )
+    if not os.path.exists(CHROMIUM_FRENCH):
+        raise ChromiumUnavailable(
+            f"missing {CHROMIUM_FRENCH}, Chromium's French UI (professionals see its PIN dialog and error pages "
+            "in French): run ./bootstrap.sh setup (Debian: chromium-l10n)"
         )
     if not policy_installed():
         raise ChromiumUnavailable(
