@@ -72,6 +72,8 @@ async def test_g3_01_activation_with_the_card_certificate(world: World, tmp_path
         assert early.screen == "qr-non-scanne"
         status, scanned = await visitor.admin("POST", "/admin/phones/telephone-1/scan", {"token": token})
         assert status == 200 and scanned["national_id"] == "899700209812"
+        shown = await visitor.get("push", "/telephone/telephone-1")  # the app's "saisie du code" screen
+        assert (shown.data["app-screen"], shown.data["code"]) == ("code", scanned["code"])
         confirmed = await visitor.post(
             "wallet-card", f"/carte/{activation.group(1)}/confirmation", code=scanned["code"]
         )

@@ -25,8 +25,6 @@ from simulators.world.state import WorldState
 
 WORLD_KEY = web.AppKey("world", WorldState)
 WALLET_KEY = web.AppKey("wallet", WalletState)
-SCANNED_KEY = web.AppKey("scanned", dict[str, str])
-"""device -> the code the phone shows after its last scan."""
 
 STATUS_BY_CODE = {"unknown-push": 404, "wrong-password": 403, "locked": 423}
 
@@ -85,7 +83,6 @@ async def api_scan(request: web.Request) -> web.Response:
         activation = phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], token_from_qr(token), device)
     except Refusal as refusal:
         return web.json_response({"error": refusal.screen, "message": refusal.message}, status=404)
-    request.app[SCANNED_KEY][device] = activation.confirmation_code
     return web.json_response({"code": activation.confirmation_code, "national_id": activation.national_id})
 
 
@@ -114,7 +111,7 @@ async def phone(request: web.Request, message: str = "", css: str = "") -> web.R
         clock=now.strftime("%H:%M"), held=[e for e in world.ecps.all() if e.device == device],
         waiting=[push for push in pushes if push.status is PushStatus.PENDING],
         past=list(reversed([push for push in pushes if push.status is not PushStatus.PENDING][-HISTORY:])),
-        code=request.app[SCANNED_KEY].get(device, ""), states=STATES,
+        code=request.app[WALLET_KEY].code_on_phone(device, now), states=STATES,
     )  # fmt: skip
 
 
@@ -153,12 +150,9 @@ async def phone_scan(request: web.Request) -> web.Response:
     device = _device(request)
     fields = await form_fields(request, "token")
     try:
-        activation = phone_scans(
-            request.app[WORLD_KEY], request.app[WALLET_KEY], token_from_qr(fields["token"]), device
-        )
+        phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], token_from_qr(fields["token"]), device)
     except Refusal as refusal:
         return await phone(request, refusal.message, "error")
-    request.app[SCANNED_KEY][device] = activation.confirmation_code
     return await phone(request, "QR code scanné.", "ok")
 
 
@@ -174,7 +168,6 @@ def add_api_routes(app: web.Application, prefix: str) -> None:
 def set_state(app: web.Application, world: WorldState, wallet: WalletState) -> None:
     app[WORLD_KEY] = world
     app[WALLET_KEY] = wallet
-    app[SCANNED_KEY] = {}
 
 
 def make_app(world: WorldState, wallet: WalletState) -> web.Application:

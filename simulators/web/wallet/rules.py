@@ -81,6 +81,15 @@ class WalletState:
     def by_qr(self, token: str) -> Activation | None:
         return next((a for a in self.activations.values() if a.qr_token and a.qr_token == token), None)
 
+    def code_on_phone(self, device: str, now: dt.datetime) -> str:
+        """The code the e-CPS app of ``device`` shows after a scan: that of its latest activation still
+        waiting for it on the computer (empty when none). Kept here, not by a site, so that a scan through
+        the admin API (a scenario's ``phone.scan``) shows on the phone's page too."""
+        waiting = [
+            a for a in self.activations.values() if a.device == device and a.step is Step.CONFIRM and a.expires_at > now
+        ]
+        return waiting[-1].confirmation_code if waiting else ""
+
 
 def _digits(count: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(count))
