@@ -71,6 +71,9 @@ async def every_family_page(visitor: Visitor) -> list[tuple[str, Page]]:
 async def test_every_page_of_every_site_shows_the_simulation_banner_and_its_familys_look(visitor: Visitor) -> None:
     pages = await every_family_page(visitor)
     assert {family for family, _ in pages} == set(FAMILIES)
+    links = {label: href for _, page in pages for href, label in page.links}
+    assert links["e-CPS Identification par carte CPS"] == "/connexion/psc", "the guide's words, alone in the link"
+    assert links["Activer ma e-CPS avec ma carte CPS"].endswith("/carte")
     for family, page in pages:
         assert page.screen, page.url
         assert BANNER in page.text and FIRST_IN_BODY.search(page.html), f"{page.url}: the banner comes first"
