@@ -15,12 +15,13 @@ in the report's iframe or in a screenshot taken without the server.
 from __future__ import annotations
 
 import functools
+import html
 from importlib.resources import files
 from typing import Any
 
 import jinja2
 from aiohttp import web
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from simulators.web.screens import Screen
 
@@ -60,10 +61,10 @@ STYLE = str(stylesheet("base"))
 
 def text(value: object) -> str:
     """HTML-escaped text (for ``harness/diagnose/render.py``, which still builds its page by hand)."""
-    return str(escape(str(value)))
+    return html.escape(str(value), quote=True)
 
 
 def render(template: str, screen: Screen, *, status: int = 200, **context: Any) -> web.Response:
     """The page ``template`` shows for ``screen``, with ``status``; every value is escaped by the template."""
-    html = ENVIRONMENT.get_template(template).render(screen=str(screen), **context)
-    return web.Response(text=html, content_type="text/html", status=status)
+    page = ENVIRONMENT.get_template(template).render(screen=str(screen), **context)
+    return web.Response(text=page, content_type="text/html", status=status)

@@ -26,7 +26,7 @@ from harness.scenario.actions.camera import qr_codes_seen
 from harness.world.assembly import World
 from simulators.card.cpx import CpxCard
 from simulators.web import hosts
-from simulators.web.wallet.qr import token_from_qr
+from simulators.web.wallet.rules import token_from_qr
 from tests.support.visitor import Visitor
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)

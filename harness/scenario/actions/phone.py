@@ -16,7 +16,7 @@ from harness.scenario.actions.camera import qr_codes_seen
 from harness.scenario.actions.registry import VALUE, Actor, value_or_mapping
 from harness.scenario.fields import Device, Strict, Text
 from harness.scenario.stage import Stage
-from simulators.web.wallet.qr import token_from_qr
+from simulators.web.wallet.rules import token_from_qr
 from simulators.world.ecps import PUSH_LIFETIME, EcpsError, Push, PushStatus
 
 PHONE = Actor(

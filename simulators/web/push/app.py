@@ -1,9 +1,10 @@
 """The e-CPS push backend and the virtual phone (``push.esw.esante.gouv.fr``).
 
-A trainer opens ``/telephone/<device>`` beside the browser, one page per phone: it lists the
-device's pending pushes (approve with the e-CPS code, or refuse) and its latest others with their
-state (expired, withdrawn because another phone answered…), scans the wallet's QR code, and shows
-the code the phone displays after a scan.
+A trainer opens ``/telephone/<device>`` beside the browser, one page per phone, drawn as a
+phone-sized view of the e-CPS app (``templates/phone.html``): it lists the device's pending pushes
+(approve with the e-CPS code, or refuse) and its latest others with their state (expired, withdrawn
+because another phone answered…), takes the wallet's QR code (its text typed by hand: the
+scenarios' phone reads the image), and shows the code to type on the computer after a scan.
 Scripts use the JSON API under ``/api``: ``GET /api/phones/<device>/pushes``,
 ``POST /api/pushes/<id>/approve {"password"}``, ``POST /api/pushes/<id>/refuse``,
 ``GET /api/pushes/<id>``, ``POST /api/phones/<device>/scan {"token"}`` (the token, or the QR code's whole text).
@@ -17,8 +18,7 @@ from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
 from simulators.web.page import render
 from simulators.web.screens import Screen
-from simulators.web.wallet.qr import token_from_qr
-from simulators.web.wallet.rules import WalletState, phone_scans
+from simulators.web.wallet.rules import WalletState, phone_scans, token_from_qr
 from simulators.web.wording import Refusal
 from simulators.world.ecps import EcpsError, PushStatus
 from simulators.world.state import WorldState

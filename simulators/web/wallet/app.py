@@ -16,7 +16,7 @@ from simulators.web.forms import MAX_FORM, form_fields
 from simulators.web.national_id import check_national_id
 from simulators.web.page import render
 from simulators.web.screens import Screen
-from simulators.web.wallet.qr import qr_image, qr_payload
+from simulators.web.wallet.qr import qr_image
 from simulators.web.wallet.rules import (
     QR_LIFETIME,
     Activation,
@@ -24,6 +24,7 @@ from simulators.web.wallet.rules import (
     WalletState,
     choose_password,
     confirm_scan,
+    qr_payload,
     start_with_card,
     start_without_card,
     submit_codes,

@@ -17,7 +17,8 @@ from harness.scenario.actions.camera import inline_images, qr_codes_seen, read_q
 from harness.scenario.loader import load
 from harness.scenario.player import play
 from simulators.web.page import ENVIRONMENT
-from simulators.web.wallet.qr import qr_image, qr_payload, token_from_qr
+from simulators.web.wallet.qr import qr_image
+from simulators.web.wallet.rules import qr_payload, token_from_qr
 
 WALLET = "https://wallet.esw.esante.gouv.fr:8443"
 TOKEN = "Zq3-x_9AbCdEfGhIjKlMnO"
