@@ -34,7 +34,7 @@ class Switch:
     value: Any = None
     """The action's value, as a scenario file writes it (``{persona}`` stands for the card's owner)."""
     needs: str = ""
-    """``card``: the path has readers; ``owner``: a persona with a card; ``phone``: a phone with e-CPS."""
+    """``card``: the path has readers; ``owner``: a persona with a card; ``phone``: the path uses the e-CPS app."""
     pin: bool | None = None
     """A PIN switch: True makes later card steps type a wrong PIN, False the right one again."""
 
@@ -108,7 +108,7 @@ def available(scenario: Scenario) -> frozenset[str]:
         "": True,
         "card": scenario.world.cards,
         "owner": scenario.world.cards and card_owner(scenario) is not None,
-        "phone": bool(phones(scenario.personas.values())),
+        "phone": any(step.entry.on_phone for step in scenario.steps) and bool(phones(scenario.personas.values())),
     }
     return frozenset(s.id for s in SWITCHES.values() if has[s.needs])
 

@@ -63,6 +63,7 @@ function draw(s) {
   $("section").textContent = `${p.guide} · navigateur : ${p.driver === "chromium" ? "Chromium" : "protocole"}`;
   $("position").textContent = `Étape ${p.position} sur ${p.total}`;
   $("cible").max = p.total;
+  if (document.activeElement !== $("cible")) $("cible").value = p.position;
   const allowed = new Set(s.allowed);
   const off = {
     precedent: !allowed.has("back") || p.position === 0,

@@ -1,0 +1,157 @@
+"""The trainer console's API against real worlds (aiohttp's test client, the protocol driver): a path
+played forward, back, to a step, again; a live fault acting on the world; refusals in French."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from harness.trainer.console import make_app
+from harness.trainer.live import Catalogue, Live
+
+pytestmark = pytest.mark.pcsc
+Client = TestClient[web.Request, web.Application]
+CATALOGUE = Catalogue.guide()
+
+
+@pytest.fixture
+async def console(aiohttp_client: Callable[[web.Application], Awaitable[Client]]) -> tuple[Client, Live]:
+    live = Live(CATALOGUE)
+    return await aiohttp_client(make_app(live)), live
+
+
+async def post(client: Client, op: str, body: Any = None, status: int = 200, **kwargs: Any) -> dict[str, Any]:
+    reply = await client.post(f"/api/{op}", json={} if body is None else body, **kwargs)
+    data: dict[str, Any] = await reply.json()
+    assert reply.status == status, data
+    return data
+
+
+async def tls_max(live: Live) -> str:
+    """Test SSL's TLS cap, asked of the running world's admin API."""
+    assert live.through is not None
+    world = live.through.stage.world
+    async with world.client() as http, http.get(world.urls["admin"] + "/admin/testssl") as reply:
+        return str((await reply.json())["tls_max"])
+
+
+async def test_g6_02_forward_back_goto_restart_and_a_live_fault(console: tuple[Client, Live]) -> None:
+    client, live = console
+    state = await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
+    assert (state["state"], state["path"]["position"], state["path"]["total"]) == ("holding", 0, 3)
+    assert state["path"]["guide"] == "Installation du package ATSAM – En cas d'échec"
+    assert state["next"]["text"].startswith("Insérez votre carte CPS dans le lecteur.")
+    for position in (1, 2, 3):
+        state = await post(client, "next")
+        assert (state["path"]["position"], state["last"]["step"], state["problem"]) == (position, position, None)
+    last = state["last"]
+    assert last["text"].startswith("En cas d'échec, vous obtiendrez l'écran suivant")
+    assert (last["actor"], last["verdict"]["code"]) == ("Le navigateur", "expected-failure")
+    assert "la carte CPS n'a pas pu effectuer l'opération de signature (elle a répondu 6F00)" in last["browser_error"]
+    assert state["view"]["kind"] == "error" and "signature" in state["view"]["text"]
+    assert state["next"] is None
+    world_at_3 = live.through
+    await post(client, "next", status=409)
+
+    state = await post(client, "back")
+    assert (state["path"]["position"], state["last"]["step"]) == (2, 2)
+    assert live.through is not world_at_3, "back is a fresh world replayed"
+    assert [s["played"] for s in state["path"]["steps"]] == [True, True, False]
+    state = await post(client, "goto", {"step": 3})
+    assert (state["path"]["position"], state["last"]["verdict"]["code"]) == (3, "expected-failure")
+
+    assert await tls_max(live) == "1.2"
+    state = await post(client, "switch", {"switch": "tls-1-3"})
+    assert await tls_max(live) == "1.3", "the switch acts on the running world"
+    assert state["applied"] == [{"after": 3, "label": "Test SSL en TLS 1.3"}]
+    assert state["last"]["switch"] == "Test SSL en TLS 1.3"
+    state = await post(client, "goto", {"step": 1})
+    assert await tls_max(live) == "1.2" and state["applied"] == [], "a replay stopping before it forgets the fault"
+
+    state = await post(client, "switch", {"switch": "tls-1-3"})  # after step 1: replays reaching 1 switch it again
+    await post(client, "goto", {"step": 3})
+    state = await post(client, "back")
+    assert state["path"]["position"] == 2 and await tls_max(live) == "1.3"
+
+    state = await post(client, "restart")
+    assert (state["path"]["position"], state["last"], state["applied"]) == (0, None, [])
+    state = await post(client, "stop")
+    assert (state["state"], state["path"], live.through) == ("idle", None, None)
+
+
+async def test_one_operation_at_a_time(console: tuple[Client, Live]) -> None:
+    client, _ = console
+    await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
+    replies = await asyncio.gather(*(client.post("/api/next", json={}) for _ in range(2)))
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [200, 409]
+    refused = next(reply for reply in replies if reply.status == 409)
+    assert (await refused.json())["error"].startswith("Une opération est en cours")
+    state = await (await client.get("/api/state")).json()
+    assert state["path"]["position"] == 1, "the refused click played nothing"
+
+
+@pytest.mark.parametrize(
+    ("op", "body", "status", "words"),
+    [
+        ("start", {"scenario": "G9-99", "driver": "protocol"}, 404, "Parcours inconnu"),
+        ("start", {"scenario": "G6-02", "driver": "firefox"}, 400, "Choisissez le navigateur"),
+        ("start", {}, 400, "Choisissez un parcours"),
+        ("start", ["G6-02"], 400, "doit être un objet JSON"),
+        ("next", {}, 409, "choisissez d'abord un parcours"),
+    ],
+)
+async def test_bad_input_is_a_french_4xx(
+    console: tuple[Client, Live], op: str, body: Any, status: int, words: str
+) -> None:
+    client, _ = console
+    data = await post(client, op, body, status=status)
+    assert words in data["error"]
+
+
+async def test_bad_step_and_switch_once_a_path_runs(console: tuple[Client, Live]) -> None:
+    client, _ = console
+    await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
+    assert "entre 0 et 3" in (await post(client, "goto", {"step": 9}, status=400))["error"]
+    assert "un nombre" in (await post(client, "goto", {"step": "3"}, status=400))["error"]
+    assert "ne concerne pas ce parcours" in (await post(client, "switch", {"switch": "refuser-notification"}, 400))[
+        "error"
+    ]
+    reply = await client.post("/api/next", data=b"{", headers={"Content-Type": "application/json"})
+    assert reply.status == 400 and "pas du JSON valide" in (await reply.json())["error"]
+    reply = await client.get("/api/nope")
+    assert reply.status == 404 and (await reply.json())["error"] == "Adresse inconnue : /api/nope"
+    reply = await client.get("/api/view/1.png")
+    assert reply.status == 404 and "Cette image n'existe plus" in (await reply.json())["error"]
+
+
+async def test_other_origins_and_forms_are_refused(console: tuple[Client, Live]) -> None:
+    client, live = console
+    reply = await client.post("/api/start", json={"scenario": "G6-02"}, headers={"Origin": "https://evil.example"})
+    assert reply.status == 403
+    data = await reply.json()
+    assert data["error"].startswith("Seule la page de la console") and "evil.example" in data["detail"]
+    reply = await client.post("/api/start", data="scenario=G6-02", headers={"Content-Type": "text/plain"})
+    assert reply.status == 415 and "JSON" in (await reply.json())["error"]
+    reply = await client.get("/api/state", headers={"Host": "rebound.example:80"})
+    assert reply.status == 403
+    assert live.session.scenario is None, "nothing was started"
+    own = str(client.make_url("")).rstrip("/")
+    await post(client, "start", {"scenario": "G6-02", "driver": "protocol"}, headers={"Origin": own})
+
+
+async def test_the_page_lists_the_guide_s_paths_by_section(console: tuple[Client, Live]) -> None:
+    client, _ = console
+    reply = await client.get("/?parcours=G6-02")
+    html = await reply.text()
+    assert reply.status == 200 and '<html lang="fr">' in html
+    assert "Console du formateur" in html and "Étape suivante" in html
+    assert "<summary>Installation du package ATSAM – En cas d&#39;échec</summary>" in html
+    assert 'value="G6-02" checked' in html
+    sections = await (await client.get("/api/paths")).json()
+    assert sum(len(s["paths"]) for s in sections) == len(CATALOGUE.scenarios) == 41
