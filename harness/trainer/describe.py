@@ -76,7 +76,7 @@ def view(live: Live) -> dict[str, Any] | None:
         if event.screenshots:
             return {"kind": "png", "src": f"/api/view/{number}.png", "url": event.url}
         if event.snapshot:
-            return {"kind": "html", "html": event.snapshot, "url": event.url}
+            return {"kind": "html", "html": shown.page or event.snapshot, "url": event.url}
         if shown.client_error:
             return {"kind": "error", "text": browser_error(shown.client_error, event.apdus)}
     return None

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
+
 from harness.drivers.base import STEP_TIMEOUT
 from harness.errors import ScenarioError, SetupError
 from harness.lifetime import make_private_dir
@@ -28,6 +30,7 @@ from harness.scenario.model import Scenario, Step
 from harness.scenario.player import Driver, Event, Playthrough, arguments
 from harness.trainer.own_browser import OwnBrowser, has_display, prepare
 from harness.trainer.session import Op, Plan, Refused, Session
+from harness.trainer.snapshot import self_contained
 from harness.trainer.switches import SWITCHES, available, with_pin
 from harness.world.sites import LOOPBACK
 
@@ -38,6 +41,10 @@ WORLD_TIMEOUT = 90.0
 OWN_BROWSER_TIMEOUT = 60.0
 """Seconds the trainer's own Chromium may take to be set up (NSS database, middleware) and launched."""
 DRIVERS: tuple[Driver, ...] = ("protocol", "chromium")
+ASSET_TIMEOUT = 5.0
+"""Seconds a page's stylesheet or image may take to come from the world."""
+MAX_ASSET = 2_000_000
+"""Bytes: a bigger stylesheet or image is left out of the console's copy of the page."""
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Shown:
     client_error: str = ""
     switch: str | None = None
     """The live fault this step played (not a step of the path)."""
+    page: str = ""
+    """The page's HTML with its stylesheets and images inside (shown when the driver took no picture)."""
 
 
 @dataclass
@@ -174,10 +183,29 @@ class Live:
             index = through.position + 1
             step = with_pin(through.scenario.steps[index - 1], self.session.wrong_pin_at(index))
             event = await through.step(step)
-            self.shown.append(Shown(event, step, through.stage.client_error if through.stage.request_failed else ""))
+            failed = through.stage.client_error if through.stage.request_failed else ""
+            self.shown.append(Shown(event, step, failed, page=await self._page_of(event)))
             if plan.fresh:
                 await self._faults_after(index)
         return through.position
+
+    async def _page_of(self, event: Event) -> str:
+        """The step's page, self-contained, when there is no picture of it."""
+        if event.screenshots or not event.snapshot:
+            return ""
+        http = self._through().stage.http
+
+        async def fetch(url: str) -> tuple[str, bytes] | None:
+            try:
+                async with asyncio.timeout(ASSET_TIMEOUT), http.get(url) as reply:
+                    body = await reply.content.read(MAX_ASSET + 1)
+                    if reply.status != 200 or len(body) > MAX_ASSET:
+                        return None
+                    return reply.content_type, body
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                return None  # not the world's, or not there: left out
+
+        return await self_contained(event.snapshot, event.url, fetch)
 
     def _through(self) -> Playthrough:
         if self.through is None:
@@ -222,7 +250,7 @@ class Live:
         if not event.ok and not replaying:
             detail = event.failure.splitlines()[0] if event.failure else event.detail
             raise Refused(f"« {switch.label} » n'a pas pu être déclenché ({detail}). Le monde est inchangé.")
-        self.shown.append(Shown(event, step, switch=name))
+        self.shown.append(Shown(event, step, switch=name, page=await self._page_of(event)))
         self.notice = f"{switch.label} : {switch.help}"
 
     async def _own_browser(self) -> None:

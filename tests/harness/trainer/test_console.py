@@ -4,6 +4,8 @@ played forward, back, to a step, again; a live fault acting on the world; refusa
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -119,9 +121,10 @@ async def test_bad_step_and_switch_once_a_path_runs(console: tuple[Client, Live]
     await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
     assert "entre 0 et 3" in (await post(client, "goto", {"step": 9}, status=400))["error"]
     assert "un nombre" in (await post(client, "goto", {"step": "3"}, status=400))["error"]
-    assert "ne concerne pas ce parcours" in (await post(client, "switch", {"switch": "refuser-notification"}, 400))[
-        "error"
-    ]
+    assert (
+        "ne concerne pas ce parcours"
+        in (await post(client, "switch", {"switch": "refuser-notification"}, 400))["error"]
+    )
     reply = await client.post("/api/next", data=b"{", headers={"Content-Type": "application/json"})
     assert reply.status == 400 and "pas du JSON valide" in (await reply.json())["error"]
     reply = await client.get("/api/nope")
@@ -155,3 +158,88 @@ async def test_the_page_lists_the_guide_s_paths_by_section(console: tuple[Client
     assert 'value="G6-02" checked' in html
     sections = await (await client.get("/api/paths")).json()
     assert sum(len(s["paths"]) for s in sections) == len(CATALOGUE.scenarios) == 41
+
+
+async def run_command(argv: list[str], env: dict[str, str], timeout: float = 60) -> str:
+    """Run a command to its end without blocking the loop (it serves the world the command talks to)."""
+    process = await asyncio.create_subprocess_exec(
+        *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    return out.decode(errors="replace")
+
+
+def split_command(command: str) -> tuple[dict[str, str], list[str]]:
+    """``env A=1 B=2 chromium …`` → the environment it sets, and the command."""
+    words = shlex.split(command)
+    assert words[0] == "env"
+    assignments = [w for w in words[1:] if "=" in w and not w.startswith("-") and not w.startswith("/")]
+    rest = words[1 + len(assignments) :]
+    return {**os.environ, **dict(a.split("=", 1) for a in assignments)}, rest
+
+
+async def test_the_command_opens_the_world_in_the_trainer_s_chromium(
+    console: tuple[Client, Live], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The printed command, run as printed (headless, to read the page): the site's real name, the CA."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    client, _ = console
+    await post(client, "start", {"scenario": "G2-01", "driver": "protocol"})
+    state = await post(client, "own-browser")
+    own = state["own_browser"]
+    assert own["can_launch"] is False and "Pas d'écran ici" in state["notice"]
+    assert own["url"].startswith("https://wallet.esw.esante.gouv.fr:") and own["url"].endswith("/activation")
+    env, argv = split_command(own["command"])
+    assert "--lang=fr" in argv and env["LANGUAGE"] == "fr"
+    assert any(a.startswith("--host-resolver-rules=") and "MAP wallet.esw.esante.gouv.fr 127.0.0.1" in a for a in argv)
+    page = await run_command([*argv[:-1], "--headless", "--dump-dom", argv[-1]], env)
+    assert 'data-screen="saisie-identifiant"' in page, page[:500]
+
+
+async def test_the_trainer_s_chromium_has_the_card_s_middleware(console: tuple[Client, Live]) -> None:
+    client, live = console
+    await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
+    await post(client, "next")
+    own = (await post(client, "own-browser"))["own_browser"]
+    env, _ = split_command(own["command"])
+    assert live.through is not None and live.through.stage.world.stack is not None
+    assert env["PCSCLITE_CSOCK_NAME"] == str(live.through.stage.world.stack.socket_path)
+    db = f"sql:{env['HOME']}/.pki/nssdb"
+    assert "cps-harness TLS CA" in await run_command(["certutil", "-L", "-d", db], env)
+    modules = await run_command(["modutil", "-list", "-dbdir", db], env)
+    assert "CPS (OpenSC)" in modules and "opensc-pkcs11.so" in modules
+    assert "token: Code porteur de la carte CPS" in modules, "the world's card is seen through the module"
+
+
+@pytest.mark.e2e
+async def test_with_a_screen_the_button_launches_chromium_and_stop_closes_it(
+    console: tuple[Client, Live], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a screen (a private Xvfb here) the trainer's Chromium starts on the page; it goes with the world."""
+    read, write = os.pipe()
+    xvfb = await asyncio.create_subprocess_exec(
+        "Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp",
+        pass_fds=(write,), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write)
+    try:
+        number = await asyncio.wait_for(asyncio.to_thread(os.read, read, 16), 30)
+        monkeypatch.setenv("DISPLAY", f":{number.decode().strip()}")
+        client, live = console
+        await post(client, "start", {"scenario": "G2-01", "driver": "protocol"})
+        state = await post(client, "own-browser")
+        assert state["own_browser"]["can_launch"] is True
+        assert state["notice"] == "Chromium s'ouvre sur la page du parcours."
+        assert live.own is not None
+        (chromium,) = live.own.launched
+        windows = await run_command(
+            ["xdotool", "search", "--sync", "--onlyvisible", "--class", "chromium"], dict(os.environ), 30
+        )
+        assert windows.split() and chromium.returncode is None, "Chromium's window is on the screen"
+        await post(client, "stop")
+        assert chromium.returncode is not None, "stopping the path closed it"
+    finally:
+        os.close(read)
+        xvfb.terminate()
+        await asyncio.wait_for(xvfb.wait(), 10)
