@@ -75,6 +75,14 @@ def card_refused_to_sign(apdus: Iterable[str]) -> str | None:
     return None
 
 
+def card_refused_pin(apdus: Iterable[str]) -> str | None:
+    """The status word the card answered a PIN with, when it refused it (a VERIFY with data: 63Cx, 6983)."""
+    for line in apdus:
+        if "VERIFY ref" in line and "(status)" not in line and ("-> 63C" in line or "-> 6983" in line):
+            return line.split("-> ", 1)[1].split()[0]
+    return None
+
+
 def browser_error(reason: str, apdus: Iterable[str] = ()) -> str:
     """Why the browser shows an error instead of a page, in French; the technical reason kept after it.
 
@@ -90,8 +98,10 @@ def browser_error(reason: str, apdus: Iterable[str] = ()) -> str:
     if code is not None:
         words = BROWSER_ERRORS.get(code.group(0), "le navigateur n'a pas pu ouvrir la page")
         return f"Le navigateur affiche une erreur au lieu de la page : {words} ({code.group(0)})."
-    if "refused the PIN" in reason:
-        return f"La carte a refusé le code porteur ({reason})."
+    pin = card_refused_pin(apdus)
+    if "refused the PIN" in reason or (code is None and pin is not None):
+        tries = f", {int(pin[3], 16)} essai(s) restant(s)" if pin and pin.startswith("63C") else ""
+        return f"La carte CPS a refusé le code porteur ({pin or 'code faux'}{tries}) : la connexion a échoué."
     if reason.startswith("curl exit"):
         return f"La connexion sécurisée (TLS) au site a échoué ({reason})."
     return f"Le navigateur n'a pas pu ouvrir la page ({reason})."

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from harness.trainer.console import make_app
 from harness.trainer.live import Catalogue, Live
+from simulators.world.ecps import PushStatus
 
 pytestmark = pytest.mark.pcsc
 Client = TestClient[web.Request, web.Application]
@@ -243,3 +244,37 @@ async def test_with_a_screen_the_button_launches_chromium_and_stop_closes_it(
         os.close(read)
         xvfb.terminate()
         await asyncio.wait_for(xvfb.wait(), 10)
+
+
+async def test_a_wrong_pin_is_typed_by_the_next_card_step(console: tuple[Client, Live]) -> None:
+    """The PIN switch does what the scenario files do to make a PIN wrong: the card step types another one."""
+    client, live = console
+    await post(client, "start", {"scenario": "G6-01", "driver": "protocol"})
+    await post(client, "next")
+    state = await post(client, "switch", {"switch": "code-faux"})
+    assert state["notice"].startswith("Code porteur faux") and state["applied"][0]["after"] == 1
+    state = await post(client, "next")
+    last = state["last"]
+    assert last["verdict"]["code"] == "failed"
+    assert "La carte CPS a refusé le code porteur (63C2, 2 essai(s) restant(s))" in last["browser_error"]
+    assert live.through is not None
+    card = live.through.stage.card_view(0)
+    assert card is not None and card.pin.tries_left == 2
+    state = await post(client, "goto", {"step": 2})  # a replay types the wrong PIN again
+    assert state["last"]["verdict"]["code"] == "failed"
+
+
+async def test_refusing_the_push_on_the_phone(console: tuple[Client, Live]) -> None:
+    client, live = console
+    await post(client, "start", {"scenario": "G5-01", "driver": "protocol"})
+    await post(client, "goto", {"step": 2})
+    refused = await post(client, "switch", {"switch": "refuser-notification"}, status=200)
+    assert "n'a pas pu être déclenché" in refused["problem"], "no push yet: the world is unchanged"
+    assert refused["state"] == "holding" and refused["applied"] == []
+    await post(client, "next")  # the professional's identifier: the push goes to the phone
+    state = await post(client, "switch", {"switch": "refuser-notification"})
+    assert state["problem"] is None and state["applied"] == [{"after": 3, "label": "Refuser la notification"}]
+    assert live.through is not None
+    stage = live.through.stage
+    (push,) = stage.world.state.ecps.on_device(stage.phone(None), stage.world.state.now())
+    assert push.status is PushStatus.REFUSED, "the switch answered the push on the world's phone"

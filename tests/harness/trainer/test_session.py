@@ -151,3 +151,7 @@ def test_browser_errors_in_french() -> None:
     curl = browser_error("curl exit 35: General Error", ["C> 00 88  INTERNAL AUTHENTICATE -> 6F00 no precise"])
     assert "signature (elle a répondu 6F00)" in curl
     assert "connexion sécurisée (TLS) au site a échoué" in browser_error("curl exit 35: General Error")
+    pin = browser_error("curl exit 58: Login failed", ["C> 00 20 00 01 08 ** **  VERIFY ref 01 -> 63C1 1 tries left"])
+    assert pin.startswith("La carte CPS a refusé le code porteur (63C1, 1 essai(s) restant(s))")
+    status_only = ["C> 00 20 00 01 00  VERIFY ref 01 (status) -> 63C3 3 tries left"]
+    assert "refusé" not in browser_error("curl exit 35: General Error", status_only)
