@@ -4,6 +4,7 @@ played forward, back, to a step, again; a live fault acting on the world; refusa
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 from collections.abc import Awaitable, Callable
@@ -278,3 +279,33 @@ async def test_refusing_the_push_on_the_phone(console: tuple[Client, Live]) -> N
     stage = live.through.stage
     (push,) = stage.world.state.ecps.on_device(stage.phone(None), stage.world.state.now())
     assert push.status is PushStatus.REFUSED, "the switch answered the push on the world's phone"
+
+
+async def test_an_operation_past_its_deadline_stops_its_world_and_says_so(
+    console: tuple[Client, Live], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, live = console
+    await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
+    monkeypatch.setattr(Live, "budget", lambda self, plan: 0.0)  # no operation can finish in no time
+    state = await post(client, "next")
+    assert state["state"] == "broken" and state["problem"].startswith("L'opération n'a pas abouti en 0 s")
+    assert live.through is None, "its world was stopped"
+    assert "rejouez le parcours" in (await post(client, "next", status=409))["error"]
+    monkeypatch.undo()
+    state = await post(client, "goto", {"step": 1})
+    assert (state["state"], state["path"]["position"], state["problem"]) == ("holding", 1, None)
+
+
+async def test_a_bug_of_the_harness_is_shown_not_a_500(
+    console: tuple[Client, Live], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, live = console
+    await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
+
+    async def broken_step(self: Any, variant: Any = None) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("harness.scenario.player.Playthrough.step", broken_step)
+    state = await post(client, "next")
+    assert state["problem"] == "Erreur du harnais (un défaut de cps-harness, pas du parcours) : RuntimeError: a bug"
+    assert "Traceback" not in json.dumps(state) and live.through is None
