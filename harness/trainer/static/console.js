@@ -75,7 +75,7 @@ function draw(s) {
   for (const [id, value] of Object.entries(off)) $(id).dataset.off = value ? "1" : "0";
   $("ouvrir").textContent = s.own_browser.can_launch ? "Ouvrir dans Chromium" : "Afficher la commande pour Chromium";
   drawLast(s);
-  drawView(s.view);
+  drawView(s.view, Boolean(s.last));
   drawSwitches(s);
   drawSteps(p);
   $("suite").textContent = s.next ? `À suivre — étape ${s.next.step} (${s.next.actor}) : ${s.next.text}` : "Parcours terminé.";
@@ -108,14 +108,14 @@ function drawLast(s) {
   $("details").textContent = lines.join("\n");
 }
 
-function drawView(v) {
+function drawView(v, played) {
   const screen = $("ecran");
   screen.replaceChildren();
   $("adresse").textContent = v && v.url ? v.url : "";
   if (!v) {
     const p = document.createElement("p");
     p.className = "vide";
-    p.textContent = "Pas encore d'écran : jouez une étape.";
+    p.textContent = played ? "Le navigateur n'a encore rien ouvert." : "Pas encore d'écran : jouez une étape.";
     screen.append(p);
   } else if (v.kind === "png") {
     const img = document.createElement("img");

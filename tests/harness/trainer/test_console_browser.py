@@ -31,9 +31,12 @@ async def trainer_page() -> AsyncIterator[tuple[Page, Live, str]]:
             )
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
                 url = console_url(site, "G6-02")
                 await page.goto(url, timeout=30_000)
                 yield page, live, url
+                assert errors == [], "the page's script raised"
             finally:
                 await browser.close()
     finally:
@@ -56,7 +59,9 @@ async def test_g6_02_played_to_its_failure_in_chromium(trainer_page: tuple[Page,
     await expect(page.locator("#position")).to_have_text("Étape 0 sur 3", timeout=STEP)
     await expect(page.locator("#titre")).to_contain_text("G6-02 — La carte échoue l'opération de signature")
     await expect(page.locator("#suite")).to_contain_text("À suivre — étape 1 (La carte CPS et son lecteur)")
-    for position in (1, 2, 3):
+    await next_step(page, 1)
+    await expect(page.locator("#ecran")).to_have_text("Le navigateur n'a encore rien ouvert.")
+    for position in (2, 3):
         await next_step(page, position)
 
     await expect(page.locator("#dire")).to_contain_text("En cas d'échec, vous obtiendrez l'écran suivant")
