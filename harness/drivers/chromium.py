@@ -7,7 +7,7 @@ auto-login wrapper around OpenSC (``p11autologin.c``): it still reaches the card
 Headful (trainers, under Xvfb when there is no screen), the PIN is typed into Chromium's own
 "Déverrouiller l'appareil de sécurité" dialog with xdotool, and the dialog is photographed for the report.
 Chromium speaks French, as on a professional's workstation: its PIN dialog, its error pages,
-``navigator.language`` and the ``Accept-Language`` it sends (see ``FRENCH``).
+``navigator.language`` and the ``Accept-Language`` it sends (see ``chromium_setup.FRENCH``).
 
 A wrong or blocked PIN makes Chromium ask again forever; the driver watches the card's answers
 and closes the browser as soon as the card refuses a PIN, reporting why.
@@ -35,6 +35,7 @@ from harness.drivers.chromium_setup import (
     ChromiumUnavailable,
     autologin_module,
     check_prerequisites,
+    in_french,
 )
 from harness.drivers.page import parse_page
 from harness.errors import DriverError
@@ -71,17 +72,6 @@ PIN_DIALOG = "Déverrouiller l'appareil de sécurité"
 """The window name of Chromium's PIN dialog in French (from fr.pak, seen with ``xdotool getwindowname``;
 English: "Unlock Security Device"). xdotool finds the window by it: an English Chromium's dialog goes
 unanswered."""
-FRENCH = {"LANGUAGE": "fr", "LANG": "fr_FR.UTF-8"}
-"""Chromium on Linux takes its UI language from the environment, not from ``--lang`` (measured,
-Chromium 156: ``--lang=fr`` alone leaves it English; ``LANGUAGE=fr`` or ``LANG=fr_FR.UTF-8`` alone
-makes it French, even without that glibc locale generated). Its Accept-Language then becomes
-``fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7`` and navigator.languages ``fr-FR, fr, en-US, en``, as a French
-Chromium's defaults; Playwright's ``locale="fr-FR"`` would only override those two (to a bare
-``fr-FR``) and leave the error pages and the dialog English, so it is not used."""
-OVERRIDING_LANG = ("LC_ALL", "LC_MESSAGES")
-"""The caller's locale variables that outrank LANG (measured: ``LC_MESSAGES=en_US.UTF-8`` makes a
-``LANG=fr_FR.UTF-8`` Chromium English; ``LANGUAGE`` outranks them all): dropped, so that nothing
-in the caller's environment contradicts ``FRENCH``."""
 VIEWPORT = {"width": 1024, "height": 720}
 NSS_NOTICES = 1.2
 """NSS looks at a slot's token at most once a second (NSSSLOT_TOKEN_DELAY_TIME): a card inserted,
@@ -126,9 +116,7 @@ class ChromiumBrowser(Browser):
             CPS_P11_LOG=str(self.p11_log),
             CPS_P11_MODULE=OPENSC_MODULE,
         )
-        for name in OVERRIDING_LANG:
-            env.pop(name, None)
-        env.update(FRENCH)
+        env = in_french(env)
         if not self.headless:
             env["CPS_P11_NO_LOGIN"] = "1"
             env["DISPLAY"] = await self._screen()

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.drivers.chromium_setup import CHROMIUM
+from harness.drivers.chromium_setup import CHROMIUM, FRENCH, OVERRIDING_LANG, in_french
 from harness.lifetime import dies_with_owner
 from harness.middleware import OPENSC_MODULE, client_env, make_nss_db
 from harness.world.assembly import World
@@ -42,13 +42,14 @@ class OwnBrowser:
 
     def command(self, url: str) -> str:
         """A shell command a trainer can paste."""
+        unset = [f"-u {name}" for name in OVERRIDING_LANG]
         assignments = [f"{name}={shlex.quote(value)}" for name, value in self.env.items()]
-        return " ".join(["env", *assignments, shlex.join([CHROMIUM, *self.args, url])])
+        return " ".join(["env", *unset, *assignments, shlex.join([CHROMIUM, *self.args, url])])
 
     async def launch(self, url: str) -> None:
         """Start it on the trainer's screen; it stops with the world (and with this process)."""
         process = await asyncio.create_subprocess_exec(
-            *dies_with_owner([CHROMIUM, *self.args, url]), env={**os.environ, **self.env},
+            *dies_with_owner([CHROMIUM, *self.args, url]), env=in_french({**os.environ, **self.env}),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
@@ -74,13 +75,12 @@ async def prepare(world: World, folder: Path) -> OwnBrowser:
     module = Path(OPENSC_MODULE) if world.stack is not None and os.path.exists(OPENSC_MODULE) else None
     env_for_tools = client_env(world.stack) if world.stack is not None else dict(os.environ)
     await make_nss_db(home, world.ca_bundle, module, env_for_tools)
-    env = {"HOME": str(home), "LANGUAGE": "fr", "LANG": "fr_FR.UTF-8"}
+    env = {"HOME": str(home), **FRENCH}
     if world.stack is not None:
         env.update(world.stack.env)
     args = [
         f"--user-data-dir={folder / 'profile'}",
         f"--host-resolver-rules={world.host_resolver_rules()}",
-        "--lang=fr",
         "--no-first-run",
         "--no-default-browser-check",
         "--disable-background-networking",

@@ -172,12 +172,17 @@ async def run_command(argv: list[str], env: dict[str, str], timeout: float = 60)
 
 
 def split_command(command: str) -> tuple[dict[str, str], list[str]]:
-    """``env A=1 B=2 chromium …`` → the environment it sets, and the command."""
+    """``env -u X A=1 B=2 chromium …`` → the environment it makes from ours, and the command."""
     words = shlex.split(command)
     assert words[0] == "env"
-    assignments = [w for w in words[1:] if "=" in w and not w.startswith("-") and not w.startswith("/")]
-    rest = words[1 + len(assignments) :]
-    return {**os.environ, **dict(a.split("=", 1) for a in assignments)}, rest
+    env, rest = dict(os.environ), words[1:]
+    while rest and rest[0] == "-u":
+        env.pop(rest[1], None)
+        rest = rest[2:]
+    while rest and "=" in rest[0] and not rest[0].startswith("/"):
+        name, value = rest.pop(0).split("=", 1)
+        env[name] = value
+    return env, rest
 
 
 async def test_the_command_opens_the_world_in_the_trainer_s_chromium(
@@ -193,7 +198,7 @@ async def test_the_command_opens_the_world_in_the_trainer_s_chromium(
     assert own["can_launch"] is False and "Pas d'écran ici" in state["notice"]
     assert own["url"].startswith("https://wallet.esw.esante.gouv.fr:") and own["url"].endswith("/activation")
     env, argv = split_command(own["command"])
-    assert "--lang=fr" in argv and env["LANGUAGE"] == "fr"
+    assert env["LANGUAGE"] == "fr" and "-u LC_MESSAGES" in own["command"]
     assert any(a.startswith("--host-resolver-rules=") and "MAP wallet.esw.esante.gouv.fr 127.0.0.1" in a for a in argv)
     page = await run_command([*argv[:-1], "--headless", "--dump-dom", argv[-1]], env)
     assert 'data-screen="saisie-identifiant"' in page, page[:500]

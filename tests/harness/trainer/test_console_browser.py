@@ -3,13 +3,14 @@ which plays G6-02 to its failure, as a trainer would in front of professionals."
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from harness.drivers.chromium_setup import CHROMIUM, check_prerequisites
+from harness.drivers.chromium_setup import CHROMIUM, check_prerequisites, in_french
 from harness.trainer.console import console_url, start_console
 from harness.trainer.live import Catalogue, Live
 
@@ -27,7 +28,10 @@ async def trainer_page() -> AsyncIterator[tuple[Page, Live, str]]:
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--test-type", "--lang=fr"], timeout=30_000
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--test-type"],
+                timeout=30_000,
+                env=in_french(dict(os.environ)),
             )
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
