@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cps-harness set-up and entry point. Every command does its own set-up first, idempotently:
-#   1. Debian packages (pcscd, vpcd, OpenSC, Chromium, …): installed with apt-get when run as
+#   1. Debian packages (pcscd, vpcd, OpenSC, Chromium and its French UI, …): installed with apt-get when run as
 #      root, otherwise the exact command is printed and nothing else happens; then Chromium's
 #      policy for the test card's certificate (/etc/chromium/policies/managed/cps-harness.json);
 #   2. a virtual environment in .venv with the project installed (pip install -e '.[test]'),

@@ -38,6 +38,8 @@ class Component:
 
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PCSCD = "/usr/sbin/pcscd"
+CHROMIUM_FRENCH = "/usr/lib/chromium/locales/fr.pak"
+"""Where Debian's chromium-l10n puts the French UI strings (``dpkg -L chromium-l10n``)."""
 
 COMPONENTS: tuple[Component, ...] = (
     Component("pcscd", "the PC/SC daemon every client talks to", (PCSCD,)),
@@ -64,6 +66,11 @@ COMPONENTS: tuple[Component, ...] = (
         "chromium",
         "the real browser of the Chromium driver (Debian's build, driven by Playwright)",
         ("/usr/bin/chromium",),
+    ),
+    Component(
+        "chromium-l10n",
+        "Chromium's French strings: its PIN dialog and error pages read as on a French workstation",
+        (CHROMIUM_FRENCH,),
     ),
     Component(
         "libnss3-tools",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
 from collections.abc import Sequence
@@ -16,10 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
+from harness.cli.progress import Progress, finished_line, full_table, live_board
 from harness.lifetime import interrupted_by, private_dir
 from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
@@ -68,15 +68,6 @@ def check_report_dir(report_dir: Path) -> None:
         raise ReportDirError(f"--report {report_dir}: cannot write there ({exc.strerror})") from None
 
 
-def _table(rows: list[tuple[str, str, str, str]]) -> Table:
-    table = Table(title="Scénarios du guide")
-    for column in ("ID", "guide section", "result", "time"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
 async def run_all(
     targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
     driver: Driver = "protocol", headless: bool = True, screenshots: bool = False,
@@ -100,36 +91,39 @@ async def _run_loaded(
 ) -> tuple[list[Result], list[str], float]:  # fmt: skip
     pki = Pki()  # keys cached once; each scenario still gets a fresh world
     started = time.perf_counter()
-    rows: dict[str, tuple[str, str, str, str]] = {s.id: (s.id, s.guide, "[dim]waiting[/]", "") for _, s in loaded}
+    progress = Progress(s for _, s in loaded)
     results: dict[str, Result] = {}
-    steps_done: dict[str, int] = {}
-    """Steps finished by each scenario that has started: what an interrupted run says of the unfinished."""
     semaphore = asyncio.Semaphore(max(1, jobs))
     interrupted: BaseException | None = None
-    with (
-        private_dir("run") as tmp,
-        Live(_table(list(rows.values())), console=console, refresh_per_second=8, transient=False) as live,
-    ):
+    live = live_board(progress, console)  # a terminal's board; None: a line per finished scenario
+    if live is None:
+        console.print(f"{len(loaded)} scenarios, {max(1, jobs)} at once ({driver} driver)", highlight=False)
+    with private_dir("run") as tmp, live or contextlib.nullcontext():
+
+        def redraw() -> None:
+            if live is not None:
+                live.refresh()
 
         async def one(path: Path, scenario: Scenario) -> None:
             async with semaphore:
-                rows[scenario.id] = (scenario.id, scenario.guide, "[yellow]running[/]", "")
-                live.update(_table(list(rows.values())))
+                progress.start(scenario.id)
+                redraw()
                 workdir = tmp / scenario.id
                 workdir.mkdir()
-                steps_done[scenario.id] = 0
 
                 def step_done(_event: object) -> None:
-                    steps_done[scenario.id] += 1
+                    progress.step_done(scenario.id)
+                    redraw()
 
                 async with playing(
                     scenario, path, pki, workdir, driver=driver, headless=headless, on_event=step_done, camera=camera
                 ) as played:
                     result = played.result
                 results[scenario.id] = result
-                verdict = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
-                rows[scenario.id] = (scenario.id, scenario.guide, verdict, f"{result.seconds:.2f} s")
-                live.update(_table(list(rows.values())))
+                row = progress.finish(result, Redactor(secrets_of([result])).text)
+                if live is None:
+                    console.print(finished_line(progress, row), markup=False, highlight=False)
+                redraw()
 
         tasks = [asyncio.create_task(one(path, scenario)) for path, scenario in loaded]
         try:
@@ -144,6 +138,8 @@ async def _run_loaded(
                 raise
             interrupted = exc  # Ctrl-C or SIGTERM (asyncio.run cancelled us)
     wall = time.perf_counter() - started
+    if live is not None:
+        console.print(full_table(progress))
     ordered = [results[s.id] for _, s in loaded if s.id in results]
     if interrupted is None:
         write_junit(ordered, report_dir / "junit.xml")
@@ -151,7 +147,11 @@ async def _run_loaded(
         return ordered, [], wall
     interruption = Interruption(
         interrupted_by().name,
-        [Unfinished(s, p, s.id in steps_done, steps_done.get(s.id, 0)) for p, s in loaded if s.id not in results],
+        [
+            Unfinished(s, p, progress.rows[s.id].state != "waiting", progress.rows[s.id].steps_done)
+            for p, s in loaded
+            if s.id not in results
+        ],
     )
     write_junit(ordered, report_dir / "junit.xml", interruption)
     write_html(ordered, report_dir / "report.html", wall, interruption)

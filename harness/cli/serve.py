@@ -1,5 +1,6 @@
-"""``cps-harness serve``: a world a person (or any tool, with ``--json``) can use until Ctrl-C, or, with
-``--scenario``, a world in a scenario's state held for a trainer (``harness/trainer/serve.py``)."""
+"""``cps-harness serve``: a world a person (or any tool, with ``--json``) can use until Ctrl-C, with the
+trainer console beside it (``trainer`` in ``--json``), or, with ``--scenario``, a world in a scenario's
+state held for a trainer (``harness/trainer/serve.py``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "serve", help="start a world and keep it running until Ctrl-C (--scenario: in a scenario's state, for trainers)"
     )
     serve.add_argument(
-        "--json", action="store_true", help="print one JSON line: URLs, admin, CA bundle, proxy, PC/SC socket"
+        "--json",
+        action="store_true",
+        help="print one JSON line: URLs, admin, CA bundle, proxy, PC/SC socket, the trainer console",
     )
     serve.add_argument("--bind", default=LOOPBACK, help="address to listen on (default: loopback only)")
     serve.add_argument(
@@ -61,6 +64,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 async def serve(*, as_json: bool, bind: str, console: Console) -> int:
     """A fresh world until SIGINT or SIGTERM; its URLs printed for a person, or as one JSON line."""
+    from harness.trainer.console import console_url, start_console
+    from harness.trainer.live import Catalogue, Live
     from harness.world.assembly import World
     from harness.world.console import print_world
 
@@ -69,10 +74,16 @@ async def serve(*, as_json: bool, bind: str, console: Console) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with World(bind=bind) as world:
-        if as_json:
-            print(json.dumps(world.describe(), ensure_ascii=False), flush=True)
-        else:
-            print_world(world, console)
-            console.print("Ctrl-C stops the world.")
-        await stop.wait()
+        trainer = await start_console(Live(Catalogue.guide()))  # beside the world, on loopback
+        try:
+            url = console_url(trainer)
+            if as_json:
+                print(json.dumps({**world.describe(), "trainer": url}, ensure_ascii=False), flush=True)
+            else:
+                print_world(world, console)
+                console.print(f"Trainer console: {url}", soft_wrap=True)
+                console.print("Ctrl-C stops the world.")
+            await stop.wait()
+        finally:
+            await trainer.stop()
     return 0

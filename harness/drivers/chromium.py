@@ -5,7 +5,9 @@ middleware registered when the scenario uses the card), the sites' real host nam
 ``--host-resolver-rules``, and nothing beyond loopback. Headless (CI), the PIN is given by the
 auto-login wrapper around OpenSC (``p11autologin.c``): it still reaches the card as a VERIFY.
 Headful (trainers, under Xvfb when there is no screen), the PIN is typed into Chromium's own
-"Unlock Security Device" dialog with xdotool, and the dialog is photographed for the report.
+"Déverrouiller l'appareil de sécurité" dialog with xdotool, and the dialog is photographed for the report.
+Chromium speaks French, as on a professional's workstation: its PIN dialog, its error pages,
+``navigator.language`` and the ``Accept-Language`` it sends (see ``chromium_setup.FRENCH``).
 
 A wrong or blocked PIN makes Chromium ask again forever; the driver watches the card's answers
 and closes the browser as soon as the card refuses a PIN, reporting why.
@@ -33,6 +35,7 @@ from harness.drivers.chromium_setup import (
     ChromiumUnavailable,
     autologin_module,
     check_prerequisites,
+    in_french,
 )
 from harness.drivers.page import parse_page
 from harness.errors import DriverError
@@ -45,6 +48,8 @@ NAVIGATION_TIMEOUT = 20.0
 POLL = 0.1
 LAUNCH_TIMEOUT = 30.0
 """Seconds Chromium may take to start."""
+XVFB_TIMEOUT = 15.0
+"""Seconds a private Xvfb may take to accept connections."""
 BROWSER_EXIT_TIMEOUT = 10.0
 """Seconds a closed Chromium may take to exit (it saves its profile) before its folder is removed anyway."""
 ARGS = [
@@ -59,7 +64,14 @@ ARGS = [
     "--disable-quic",
 ]
 NET_ERROR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
-PIN_DIALOG = "Unlock Security Device"
+ERROR_PAGE = "chrome-error://"
+"""Where Chromium shows a failed navigation's error page."""
+ERROR_PAGE_TIMEOUT = 5.0
+"""Seconds Chromium may take to show its error page after a failed navigation."""
+PIN_DIALOG = "Déverrouiller l'appareil de sécurité"
+"""The window name of Chromium's PIN dialog in French (from fr.pak, seen with ``xdotool getwindowname``;
+English: "Unlock Security Device"). xdotool finds the window by it: an English Chromium's dialog goes
+unanswered."""
 VIEWPORT = {"width": 1024, "height": 720}
 NSS_NOTICES = 1.2
 """NSS looks at a slot's token at most once a second (NSSSLOT_TOKEN_DELAY_TIME): a card inserted,
@@ -104,6 +116,7 @@ class ChromiumBrowser(Browser):
             CPS_P11_LOG=str(self.p11_log),
             CPS_P11_MODULE=OPENSC_MODULE,
         )
+        env = in_french(env)
         if not self.headless:
             env["CPS_P11_NO_LOGIN"] = "1"
             env["DISPLAY"] = await self._screen()
@@ -121,32 +134,47 @@ class ChromiumBrowser(Browser):
         return self._display
 
     async def _start_xvfb(self) -> str:
-        """A private Xvfb on a free display number, once a client can really connect to it."""
+        """A private Xvfb on a display number Xvfb itself found free, once clients can connect to it.
+
+        Xvfb picks the number and says it on ``-displayfd`` when ready: it claims the number with its
+        lock file, so two runs (or two scenarios of one run, in one process) never share a screen.
+        Picking a number ourselves raced: the loser of two Xvfb on one number lived a moment, a probe
+        of the display reached the winner's server, and both browsers ran on one screen (the PIN
+        dialog of one could be typed into for the other; the winner's end closed both browsers).
+        """
         log = self.workdir / "xvfb.log"
-        free = [n for n in range(90, 190) if not Path(f"/tmp/.X{n}-lock").exists()]
-        for number in free[os.getpid() % 7 :: 7][:5]:  # parallel runs start on different numbers
-            display = f":{number}"
+        read_end, write_end = os.pipe()
+        try:
             with log.open("ab") as errors:
                 # The kernel stops it if we are killed (it used to outlive a SIGKILLed run, adopted by
                 # init); its own session keeps a terminal's Ctrl-C for us, who close the browser first.
                 self._xvfb = await asyncio.create_subprocess_exec(
-                    *dies_with_owner(["Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"]),
-                    stdout=asyncio.subprocess.DEVNULL, stderr=errors, start_new_session=True,
+                    *dies_with_owner(
+                        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x900x24", "-nolisten", "tcp"]
+                    ),
+                    stdout=asyncio.subprocess.DEVNULL, stderr=errors, start_new_session=True, pass_fds=(write_end,),
                 )  # fmt: skip
-            for _ in range(100):
-                if self._xvfb.returncode is not None:
-                    break  # that number was taken meanwhile: try the next one
-                probe = await asyncio.create_subprocess_exec(
-                    "xdotool", "getdisplaygeometry", env={**os.environ, "DISPLAY": display},
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-                )  # fmt: skip
-                if await asyncio.wait_for(probe.wait(), 5) == 0:
-                    return display
-                await asyncio.sleep(0.05)
-            if self._xvfb.returncode is None:
+        finally:
+            os.close(write_end)  # Xvfb has its own copy: the pipe ends when Xvfb does
+        reader = asyncio.StreamReader()
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0)
+        )
+        try:
+            number = (await asyncio.wait_for(reader.readline(), XVFB_TIMEOUT)).strip()
+        except TimeoutError:
+            number = b""
+        finally:
+            transport.close()
+        if number.isdigit():
+            return f":{int(number)}"
+        if self._xvfb.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
                 self._xvfb.terminate()
-                await asyncio.wait_for(self._xvfb.wait(), 10)
-        raise ChromiumUnavailable(f"Xvfb did not give a usable screen (see {log})")
+            await asyncio.wait_for(self._xvfb.wait(), 10)
+        raise ChromiumUnavailable(
+            f"Xvfb gave no usable screen within {XVFB_TIMEOUT:.0f} s (exit status {self._xvfb.returncode}; see {log})"
+        )
 
     async def _ensure(self) -> PwPage:
         if self._page is not None:
@@ -272,8 +300,30 @@ class ChromiumBrowser(Browser):
             if error is None:
                 raise DriverError(f"Chromium: {str(exc).splitlines()[0]}") from exc
             self.failed(error.group(1))
+            await self._read_error_page(page)
             return
         await self._snapshot(page)
+
+    async def _read_error_page(self, page: PwPage) -> None:
+        """Record the words of Chromium's error page, as the professional reads them (in French).
+
+        The step fails on the ``ERR_…`` code of Playwright's error, whatever the language; the text
+        goes to the step's exchanges so that the report says what was on screen. Chromium commits
+        its error page (``chrome-error://``) just after the failed navigation: waited for, briefly.
+        """
+        deadline = asyncio.get_running_loop().time() + ERROR_PAGE_TIMEOUT
+        try:
+            while not page.url.startswith(ERROR_PAGE) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(POLL)
+            if not page.url.startswith(ERROR_PAGE):
+                return
+            await page.wait_for_load_state("load", timeout=ERROR_PAGE_TIMEOUT * 1000)
+            text = await page.evaluate("() => document.body ? document.body.innerText : ''")
+        except PlaywrightError:
+            return  # the screenshot, taken next, says why the page could not be read
+        lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+        if lines:
+            self.exchanges.append(f"(Chromium's error page: {' · '.join(lines)})")
 
     async def _snapshot(self, page: PwPage) -> None:
         await page.wait_for_load_state("load")

@@ -24,10 +24,10 @@ import json
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import aiohttp
 from joserfc import jwt
@@ -201,6 +201,85 @@ OnEvent = Callable[[Event], None]
 """Told about each step as soon as it is played (a trainer's console shows progress)."""
 
 
+class Playthrough:
+    """A scenario played one step at a time in one fresh world, held between steps.
+
+    ``playing`` plays a prefix of it at once; a trainer's console asks for one more step at a time
+    (``step``), plays an action of its own on the same stage (``act``: a live fault), and goes back
+    by starting a new playthrough, since a scenario replayed in a fresh world reaches the same state.
+
+        async with Playthrough(scenario, path, pki, workdir) as through:
+            event = await through.step()
+    """
+
+    def __init__(
+        self, scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol",
+        headless: bool = True, bind: str = LOOPBACK, camera: SnapshotCamera | None = None,
+    ) -> None:  # fmt: skip
+        """``camera``: the protocol driver's pages get a picture too (``snapshot_camera()``)."""
+        self.scenario, self.path, self.pki, self.workdir = scenario, path, pki, workdir
+        self.camera = camera
+        self.driver: Driver = driver
+        self.headless, self.bind = headless, bind
+        self.events: list[Event] = []
+        self._started = time.perf_counter()
+        self._exits = AsyncExitStack()
+        self._stage: Stage | None = None
+
+    @property
+    def stage(self) -> Stage:
+        if self._stage is None:
+            raise RuntimeError("the playthrough is not started (async with)")
+        return self._stage
+
+    @property
+    def position(self) -> int:
+        """How many of the scenario's steps were played."""
+        return len(self.events)
+
+    @property
+    def finished(self) -> bool:
+        return self.position >= len(self.scenario.steps)
+
+    def result(self) -> Result:
+        return Result(self.scenario, self.path, list(self.events), time.perf_counter() - self._started, self.driver)
+
+    async def __aenter__(self) -> Self:
+        scenario = self.scenario
+        world = World(
+            pki=self.pki, start=scenario.world.clock, cards=scenario.world.cards, bind=self.bind,
+            clock_runs=not scenario.world.clock_frozen,
+        )  # fmt: skip
+        try:
+            await self._exits.enter_async_context(world)
+            http = await self._exits.enter_async_context(world.client())
+            stage = make_stage(scenario, world, http, self.workdir, self.driver, self.headless, self.camera)
+            self._exits.push_async_callback(stage.browser.close)
+            seed(stage)
+        except BaseException:
+            await self._exits.aclose()
+            raise
+        self._stage = stage
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._stage = None
+        await self._exits.aclose()
+
+    async def step(self, variant: Step | None = None) -> Event:
+        """Play the scenario's next step (whatever the previous one gave) and record it; ``variant``:
+        that step as someone changed it (a trainer's console types a wrong PIN)."""
+        if self.finished:
+            raise RuntimeError(f"{self.scenario.id} has no step {self.position + 1}")
+        index = self.position + 1
+        self.events.append(await _play_step(self.stage, index, variant or self.scenario.steps[index - 1]))
+        return self.events[-1]
+
+    async def act(self, step: Step) -> Event:
+        """Play a step that is not the scenario's (a trainer's live fault) on the same stage, unrecorded."""
+        return await _play_step(self.stage, self.position, step)
+
+
 @asynccontextmanager
 async def playing(
     scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol", headless: bool = True,
@@ -214,25 +293,17 @@ async def playing(
     step reached, so the same page can be opened in a real browser. Leaving stops everything.
     ``camera`` (``snapshot_camera()``, shared by a run): the protocol driver's pages get a picture too.
     """
-    started = time.perf_counter()
-    events: list[Event] = []
-    world = World(
-        pki=pki, start=scenario.world.clock, cards=scenario.world.cards, bind=bind,
-        clock_runs=not scenario.world.clock_frozen,
-    )  # fmt: skip
-    async with world, world.client() as http:
-        stage = make_stage(scenario, world, http, workdir, driver, headless, camera)
-        try:
-            seed(stage)
-            for index, step in enumerate(scenario.steps[:steps], 1):
-                events.append(await _play_step(stage, index, step))
-                if on_event is not None:
-                    on_event(events[-1])
-                if not events[-1].ok:
-                    break
-            yield Played(Result(scenario, path, events, time.perf_counter() - started, driver), stage)
-        finally:
-            await stage.browser.close()
+    wanted = len(scenario.steps) if steps is None else min(steps, len(scenario.steps))
+    async with Playthrough(
+        scenario, path, pki, workdir, driver=driver, headless=headless, bind=bind, camera=camera
+    ) as through:
+        while through.position < wanted:
+            event = await through.step()
+            if on_event is not None:
+                on_event(event)
+            if not event.ok:
+                break
+        yield Played(through.result(), through.stage)
 
 
 async def play(

@@ -1,69 +1,70 @@
-"""Minimal HTML screens shared by the sites: French text, one screen id per page.
+"""The sites' HTML pages: Jinja2 templates with one stylesheet per site family, inlined.
 
 Every page carries ``data-screen="<id>"`` on its body so that scenarios and tests check which
 screen a step reached without scraping wording, and the wording itself stays the guide's. The id
 is a ``Screen`` of the catalogue (``screens.py``), never a string typed here and there.
+
+Templates live in ``templates/`` (``base.html`` draws the "environnement de simulation" banner
+every page shows, so nobody mistakes a simulated site for the real service; each family's layout
+draws that site's header). Stylesheets live in ``static/``: ``base.css`` for every page, then
+one per family. Both are read through the package (``PackageLoader``, ``importlib.resources``) so
+an installed wheel serves them, and each page inlines its CSS: a page snapshot must render alone,
+in the report's iframe or in a screenshot taken without the server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from html import escape
+import functools
+import html
+from importlib.resources import files
+from typing import Any
 
+import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from simulators.web.screens import Screen
 
-STYLE = """
-body{font-family:Marianne,Arial,sans-serif;margin:0;background:#f6f6f6;color:#161616}
-header{background:#000091;color:#fff;padding:12px 24px;font-weight:bold}
-main{max-width:720px;margin:24px auto;background:#fff;padding:24px 32px;border-radius:4px}
-h1{font-size:1.4em;color:#000091}.error{color:#ce0500}.ok{color:#18753c}
-label{display:block;margin:12px 0 4px}input{font-size:1.1em;padding:6px}
-button{background:#000091;color:#fff;border:0;padding:8px 16px;margin-top:12px;font-size:1em}
-.advice li{margin:6px 0}.code{font-family:monospace;font-size:1.6em;letter-spacing:4px}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}
-"""
+FAMILIES: dict[str, str] = {
+    "ecps": "the ANS e-CPS wallet (activation with or without a card)",
+    "psc": "Pro Santé Connect's login and logout pages",
+    "testssl": 'ATSAM\'s "Test SSL" diagnostic page',
+    "sidep": "the SI-DEP portal, a government service",
+    "mailbox": "the mailboxes and SMS inboxes of the outbox (a trainer's view)",
+    "phone": "the virtual phone with the e-CPS app",
+}
+"""The looks: a family's pages set ``family`` to its name, which names its stylesheet (``static/<name>.css``)."""
+
+
+BANNER = "Environnement de simulation — cps-harness — aucune donnée réelle"
+"""Said at the top of every page: a simulated site must never pass for the real service."""
+
+
+@functools.cache
+def stylesheet(name: str) -> Markup:
+    """A stylesheet of ``static/`` (trusted package data, so not escaped inside ``<style>``)."""
+    return Markup(files("simulators.web").joinpath("static", f"{name}.css").read_text(encoding="utf-8"))
+
+
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("simulators.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,  # a value a template names and the handler forgot is a bug, not a blank
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENVIRONMENT.globals.update(stylesheet=stylesheet, banner=BANNER)
+
+STYLE = str(stylesheet("base"))
+"""The base stylesheet's text: ``harness/diagnose/render.py`` still inlines it in its own page."""
 
 
 def text(value: object) -> str:
-    return escape(str(value), quote=True)
+    """HTML-escaped text (for ``harness/diagnose/render.py``, which still builds its page by hand)."""
+    return html.escape(str(value), quote=True)
 
 
-def page(
-    screen: Screen,
-    title: str,
-    body: str,
-    *,
-    site: str,
-    status: int = 200,
-) -> web.Response:
-    """A complete page; ``body`` is trusted HTML built with ``text()`` for every value."""
-    html = (
-        f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{text(title)}</title>'
-        f'<style>{STYLE}</style></head><body data-screen="{text(screen)}">'
-        f"<header>{text(site)}</header><main><h1>{text(title)}</h1>{body}</main></body></html>"
-    )
-    return web.Response(text=html, content_type="text/html", status=status)
-
-
-def paragraph(content: str, css: str = "") -> str:
-    return f'<p class="{css}">{text(content)}</p>' if css else f"<p>{text(content)}</p>"
-
-
-def advice(items: Iterable[str]) -> str:
-    return '<ul class="advice">' + "".join(f"<li>{text(i)}</li>" for i in items) + "</ul>"
-
-
-def form(action: str, fields: Iterable[tuple[str, str, str]], button: str) -> str:
-    """``fields``: (name, label, input type) triples."""
-    inputs = "".join(
-        f'<label for="{text(n)}">{text(label)}</label><input id="{text(n)}" name="{text(n)}" type="{text(kind)}" '
-        'autocomplete="off">'
-        for n, label, kind in fields
-    )
-    return f'<form method="post" action="{text(action)}">{inputs}<button type="submit">{text(button)}</button></form>'
-
-
-def link(href: str, label: str) -> str:
-    return f'<p><a href="{text(href)}">{text(label)}</a></p>'
+def render(template: str, screen: Screen, *, status: int = 200, **context: Any) -> web.Response:
+    """The page ``template`` shows for ``screen``, with ``status``; every value is escaped by the template."""
+    page = ENVIRONMENT.get_template(template).render(screen=str(screen), **context)
+    return web.Response(text=page, content_type="text/html", status=status)

@@ -22,9 +22,11 @@ from harness.card.profile import load_profile, make_card
 from harness.drivers.page import Page, parse_page
 from harness.middleware import PKCS1_ONLY, client_env
 from harness.pki import CardCredentials, CertVariant, Pki, Professional
+from harness.scenario.actions.camera import qr_codes_seen
 from harness.world.assembly import World
 from simulators.card.cpx import CpxCard
 from simulators.web import hosts
+from simulators.web.wallet.rules import token_from_qr
 from tests.support.visitor import Visitor
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -59,7 +61,9 @@ async def test_g3_01_activation_with_the_card_certificate(world: World, tmp_path
     qr = await card_page(world, client_context(world, credentials, tmp_path))
     assert (qr.status, qr.screen) == (200, "qr-activation")
     assert "ALAIN D0000020981 (899700209812)" in qr.html and "valable 90 secondes" in qr.html
-    token = qr.data["qr"]
+    (scanned_text,) = qr_codes_seen(None, qr.html)  # the phone reads the image, as its camera would
+    assert scanned_text.startswith(world.urls["wallet-card"] + "/activation/qr?jeton=")
+    token = token_from_qr(scanned_text)
     activation = re.search(r'action="/carte/([^/]+)/confirmation"', qr.html)
     assert activation
     async with world.client() as http:
@@ -68,6 +72,8 @@ async def test_g3_01_activation_with_the_card_certificate(world: World, tmp_path
         assert early.screen == "qr-non-scanne"
         status, scanned = await visitor.admin("POST", "/admin/phones/telephone-1/scan", {"token": token})
         assert status == 200 and scanned["national_id"] == "899700209812"
+        shown = await visitor.get("push", "/telephone/telephone-1")  # the app's "saisie du code" screen
+        assert (shown.data["app-screen"], shown.data["code"]) == ("code", scanned["code"])
         confirmed = await visitor.post(
             "wallet-card", f"/carte/{activation.group(1)}/confirmation", code=scanned["code"]
         )
@@ -86,7 +92,7 @@ async def test_the_qr_code_expires_after_90_seconds(world: World, tmp_path: Path
     world.state.clock.advance("+91s")
     async with world.client() as http:
         status, answer = await Visitor(world, http).admin(
-            "POST", "/admin/phones/telephone-1/scan", {"token": qr.data["qr"]}
+            "POST", "/admin/phones/telephone-1/scan", {"token": qr_codes_seen(None, qr.html)[0]}
         )
     assert status == 404 and "délai est dépassé" in answer["message"]
 

@@ -247,7 +247,7 @@ async def test_g5_04_no_e_cps_activated_for_this_id(world: World, oauth: AsyncOA
         assert action
         async with http.post(world.urls["wallet"] + action.group(1), data={"identifiant": "899700075122"}) as reply:
             page = parse_page(str(reply.url), reply.status, await reply.text())
-    assert (page.status, page.screen) == (404, "aucune-e-cps") and "Aucune e-CPS n&#x27;est activée" in page.html
+    assert (page.status, page.screen) == (404, "aucune-e-cps") and "Aucune e-CPS n'est activée" in page.text
 
 
 async def test_ciba_pending_slow_down_then_tokens(world: World, oauth: AsyncOAuth2Client) -> None:

@@ -82,6 +82,9 @@ def test_the_wheel_ships_the_catalogue_and_every_data_file(installed: Installed)
     assert personas <= names and "harness/catalogue/schema.json" in names
     assert {"harness/drivers/p11autologin.c", "harness/pcsc/vpcd_guard.c", "harness/pcsc/vpcd_loopback.c"} <= names
     assert {f"harness/card/profiles/{p.name}" for p in (REPO / "harness" / "card" / "profiles").glob("*.yaml")} <= names
+    web = REPO / "simulators" / "web"
+    site_files = [*(web / "templates").glob("*.html"), *(web / "static").glob("*.css")]
+    assert len(site_files) > 20 and {f"simulators/web/{p.parent.name}/{p.name}" for p in site_files} <= names
     runtime = subprocess.run(
         [str(installed.bin / "python"), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
         check=True, timeout=60,

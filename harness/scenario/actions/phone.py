@@ -12,9 +12,11 @@ from collections.abc import Callable
 from pydantic import Field
 
 from harness.errors import StepFailed
+from harness.scenario.actions.camera import qr_codes_seen
 from harness.scenario.actions.registry import VALUE, Actor, value_or_mapping
 from harness.scenario.fields import Device, Strict, Text
 from harness.scenario.stage import Stage
+from simulators.web.wallet.rules import token_from_qr
 from simulators.world.ecps import PUSH_LIFETIME, EcpsError, Push, PushStatus
 
 PHONE = Actor(
@@ -99,14 +101,15 @@ async def ignore(stage: Stage, args: OnPhone | None) -> str:
     return f"ignore push from {push.client} on {push.device}"
 
 
-@PHONE.action("scan", OnPhone | None, "scan the QR code shown on the current page", on_phone=True)
+@PHONE.action("scan", OnPhone | None, "scan the QR code on the computer's screen (the phone decodes its image)",
+              on_phone=True)  # fmt: skip
 async def scan(stage: Stage, args: OnPhone | None) -> str:
     phone = stage.phone(_named(args))
-    token = stage.browser.current().data.get("qr")
-    if not token:
-        raise StepFailed("no QR code on the current page")
+    seen = qr_codes_seen(await stage.browser.screenshot(), stage.browser.current().html)
+    if not seen:
+        raise StepFailed("no readable QR code on the current page (the phone's camera decoded none)")
     url = f"{stage.world.urls['admin']}/admin/phones/{phone}/scan"
-    async with stage.http.post(url, json={"token": token}) as reply:
+    async with stage.http.post(url, json={"token": token_from_qr(seen[0])}) as reply:
         answer = await reply.json()
     if reply.status != 200:
         stage.phone_error = answer.get("error")

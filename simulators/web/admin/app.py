@@ -17,9 +17,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simulators.web import page as p
 from simulators.web.guard import local_only
 from simulators.web.jsonapi import MAX_DEPTH, error, read_object
+from simulators.web.page import render
 from simulators.web.push.app import add_api_routes, set_state
 from simulators.web.screens import Screen
 from simulators.web.wallet.rules import WalletState
@@ -196,17 +196,10 @@ async def mailbox_page(request: web.Request) -> web.Response:
     world = request.app[STATE_KEY]
     address = request.match_info["address"]
     messages = world.outbox.mailbox(address, world.now())
-    rows = "".join(
-        f"<tr><td>{p.text(m.sent_at.strftime('%d/%m/%Y %H:%M'))}</td><td>{p.text(m.channel.value)}</td>"
-        f"<td>{p.text(m.subject)}</td><td>{p.text(m.body)}</td></tr>"
-        for m in messages
-    )
-    body = (
-        "<table><tr><th>Reçu le</th><th>Canal</th><th>Objet</th><th>Message</th></tr>" + rows + "</table>"
-        if messages
-        else p.paragraph("Aucun message reçu.")
-    )
-    return p.page(Screen.BOITE_RECEPTION, f"Messages reçus par {address}", body, site="Messagerie")
+    return render(
+        "mailbox.html", Screen.BOITE_RECEPTION, title=f"Messages reçus par {address}", address=address,
+        messages=messages,
+    )  # fmt: skip
 
 
 async def openapi_handler(request: web.Request) -> web.Response:

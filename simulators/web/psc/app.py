@@ -22,11 +22,11 @@ from aiohttp import web
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from simulators.web import page as p
 from simulators.web.certificates import REFUSAL_SCREENS, check_certificate, peer_certificate
 from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
 from simulators.web.national_id import check_national_id
+from simulators.web.page import render
 from simulators.web.psc.rules import (
     ACR,
     AUTHORIZATION_CODE,
@@ -66,7 +66,6 @@ from simulators.world.authorities import AuthorityState
 from simulators.world.ecps import EcpsError, PushStatus
 from simulators.world.state import WorldState
 
-SITE = "Pro Santé Connect"
 WORLD_KEY = web.AppKey("world", WorldState)
 PSC_KEY = web.AppKey("psc", PscState)
 URLS_KEY: web.AppKey[Callable[[], dict[str, str]]] = web.AppKey("urls")
@@ -276,8 +275,7 @@ async def logout(request: web.Request) -> web.Response:
             return oauth_error(OAuthError("invalid_request", "post_logout_redirect_uri is not registered"))
         state = request.query.get("state")
         raise web.HTTPFound(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""))
-    closed = p.paragraph("Votre session Pro Santé Connect est fermée.")
-    return p.page(Screen.DECONNEXION, "Vous êtes déconnecté(e)", closed, site=SITE)
+    return render("psc_logout.html", Screen.DECONNEXION, title="Vous êtes déconnecté(e)")
 
 
 def make_app(world: WorldState, psc: PscState, urls: Callable[[], dict[str, str]]) -> web.Application:
@@ -305,15 +303,11 @@ def to_client(request: AuthRequest, **params: str | None) -> web.Response:
     a redirect with a query or a fragment, or a page that posts the fields to the ``redirect_uri``."""
     fields = {k: v for k, v in {**params, "state": request.state}.items() if v is not None}
     if request.response_mode == "form_post":
-        inputs = "".join(f'<input type="hidden" name="{p.text(k)}" value="{p.text(v)}">' for k, v in fields.items())
-        body = (
-            p.paragraph(f"Retour vers {request.client.name}…")
-            + f'<form method="post" action="{p.text(request.redirect_uri)}">{inputs}'
-            + '<noscript><button type="submit">Continuer</button></noscript></form>'
-            + "<script>document.forms[0].submit()</script>"
-        )
-        return p.page(Screen.RETOUR_APPLICATION, "Connexion réussie" if "code" in fields else "Connexion impossible",
-                      body, site=SITE)  # fmt: skip
+        return render(
+            "psc_to_client.html", Screen.RETOUR_APPLICATION,
+            title="Connexion réussie" if "code" in fields else "Connexion impossible",
+            client=request.client.name, redirect_uri=request.redirect_uri, fields=fields,
+        )  # fmt: skip
     separator = "#" if request.response_mode == "fragment" else "&" if "?" in request.redirect_uri else "?"
     return web.Response(status=303, headers={"Location": request.redirect_uri + separator + urlencode(fields)})
 
@@ -326,8 +320,7 @@ def _auth_request(request: web.Request) -> AuthRequest:
 
 
 def _failure(screen: Screen, message: str, advice: Iterable[str], status: int) -> web.Response:
-    body = p.paragraph(message, "error") + p.advice(advice)
-    return p.page(screen, "Connexion impossible", body, site=SITE, status=status)
+    return render("psc_refusal.html", screen, status=status, title="Connexion impossible", text=message, items=advice)
 
 
 async def authorize(request: web.Request) -> web.Response:
@@ -349,14 +342,10 @@ async def authorize(request: web.Request) -> web.Response:
         )  # fmt: skip
         return to_client(fake, error=exc.error, error_description=exc.description)
     card_base = _urls(request)["card"]
-    body = (
-        p.paragraph(f"{auth.client.name} vous demande de vous identifier.")
-        + "<h2>Application e-CPS</h2>"
-        + p.form(f"/auth/{auth.id}/ecps", [("identifiant", "Identifiant national", "text")], "Se connecter")
-        + "<h2>Carte CPS</h2>"
-        + p.link(f"{card_base}/auth/{auth.id}/carte", "Se connecter avec ma carte CPS")
-    )
-    return p.page(Screen.CHOIX_MOYEN, "Connexion avec Pro Santé Connect", body, site=SITE)
+    return render(
+        "psc_choice.html", Screen.CHOIX_MOYEN, title="Connexion avec Pro Santé Connect", client=auth.client.name,
+        action=f"/auth/{auth.id}/ecps", card_href=f"{card_base}/auth/{auth.id}/carte",
+    )  # fmt: skip
 
 
 async def ecps_submit(request: web.Request) -> web.Response:
@@ -387,12 +376,7 @@ async def ecps_wait(request: web.Request) -> web.Response:
     except OAuthError:
         raise web.HTTPNotFound(text="aucune demande envoyée au téléphone") from None
     if status is PushStatus.PENDING:
-        body = (
-            '<meta http-equiv="refresh" content="1">'
-            + p.paragraph("Une notification a été envoyée sur votre téléphone.")
-            + p.paragraph("Ouvrez l'application e-CPS et saisissez le mot de passe de votre e-CPS.")
-        )
-        return p.page(Screen.ATTENTE_TELEPHONE, "Validez la connexion sur votre téléphone", body, site=SITE)
+        return render("psc_waiting.html", Screen.ATTENTE_TELEPHONE, title="Validez la connexion sur votre téléphone")
     psc.requests.pop(auth.id, None)
     if status is PushStatus.APPROVED:
         assert auth.national_id is not None

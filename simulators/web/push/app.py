@@ -1,32 +1,30 @@
 """The e-CPS push backend and the virtual phone (``push.esw.esante.gouv.fr``).
 
-A trainer opens ``/telephone/<device>`` beside the browser, one page per phone: it lists the
-device's pending pushes (approve with the e-CPS code, or refuse) and its latest others with their
-state (expired, withdrawn because another phone answered…), scans the wallet's QR code, and shows
-the code the phone displays after a scan.
+A trainer opens ``/telephone/<device>`` beside the browser, one page per phone, drawn as a
+phone-sized view of the e-CPS app (``templates/phone.html``): it lists the device's pending pushes
+(approve with the e-CPS code, or refuse) and its latest others with their state (expired, withdrawn
+because another phone answered…), takes the wallet's QR code (its text typed by hand: the
+scenarios' phone reads the image), and shows the code to type on the computer after a scan.
 Scripts use the JSON API under ``/api``: ``GET /api/phones/<device>/pushes``,
 ``POST /api/pushes/<id>/approve {"password"}``, ``POST /api/pushes/<id>/refuse``,
-``GET /api/pushes/<id>``, ``POST /api/phones/<device>/scan {"token"}``.
+``GET /api/pushes/<id>``, ``POST /api/phones/<device>/scan {"token"}`` (the token, or the QR code's whole text).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from simulators.web import page as p
 from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
+from simulators.web.page import render
 from simulators.web.screens import Screen
-from simulators.web.wallet.rules import WalletState, phone_scans
+from simulators.web.wallet.rules import WalletState, phone_scans, token_from_qr
 from simulators.web.wording import Refusal
-from simulators.world.ecps import EcpsError, Push, PushStatus
+from simulators.world.ecps import EcpsError, PushStatus
 from simulators.world.state import WorldState
 
-SITE = "Application e-CPS"
 WORLD_KEY = web.AppKey("world", WorldState)
 WALLET_KEY = web.AppKey("wallet", WalletState)
-SCANNED_KEY = web.AppKey("scanned", dict[str, str])
-"""device -> the code the phone shows after its last scan."""
 
 STATUS_BY_CODE = {"unknown-push": 404, "wrong-password": 403, "locked": 423}
 
@@ -82,10 +80,9 @@ async def api_scan(request: web.Request) -> web.Response:
     if not isinstance(token, str):
         raise error(web.HTTPBadRequest, "token: a string is required")
     try:
-        activation = phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], token, device)
+        activation = phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], token_from_qr(token), device)
     except Refusal as refusal:
         return web.json_response({"error": refusal.screen, "message": refusal.message}, status=404)
-    request.app[SCANNED_KEY][device] = activation.confirmation_code
     return web.json_response({"code": activation.confirmation_code, "national_id": activation.national_id})
 
 
@@ -102,56 +99,20 @@ HISTORY = 10
 """Answered, expired and withdrawn pushes the phone still lists (the latest ones)."""
 
 
-def _push_item(device: str, push: Push) -> str:
-    return (
-        f'<li data-push="{p.text(push.id)}" data-push-state="{push.status.value}"><b>{p.text(push.client)}</b> '
-        f"demande votre connexion ({p.text(push.binding_message)}), expire à "
-        f"{p.text(push.expires_at.strftime('%H:%M:%S'))}"
-        + p.form(f"/telephone/{device}/demandes/{push.id}/accepter", [("code", "Code e-CPS", "password")], "Accepter")
-        + f'<form method="post" action="/telephone/{p.text(device)}/demandes/{p.text(push.id)}/refuser">'
-        '<button type="submit">Refuser</button></form></li>'
-    )
-
-
-def _past_item(push: Push) -> str:
-    return (
-        f'<li data-push="{p.text(push.id)}" data-push-state="{push.status.value}"><b>{p.text(push.client)}</b> '
-        f"({p.text(push.created_at.strftime('%H:%M:%S'))}) : {p.text(STATES.get(push.status, push.status.value))}"
-        "</li>"
-    )
-
-
 async def phone(request: web.Request, message: str = "", css: str = "") -> web.Response:
-    """One device's screen: its e-CPS, the pushes waiting for an answer, the latest others with their state."""
+    """One device's e-CPS app: its e-CPS, the pushes waiting for an answer, the latest others with their state,
+    the code to type on the computer after a scan, the QR code scanner; ``message`` is an answer's result."""
     device = _device(request)
     world = request.app[WORLD_KEY]
     now = world.now()
-    held = [e for e in world.ecps.all() if e.device == device]
-    body = p.paragraph(message, css) if message else ""
-    if not held:
-        body += p.paragraph("Aucune e-CPS n'est activée sur ce téléphone.")
-    for ecps in held:
-        state = "bloquée" if ecps.locked else "active"
-        body += p.paragraph(f"e-CPS {state} pour l'identifiant {ecps.national_id}.")
     pushes = world.ecps.on_device(device, now)
-    waiting = [push for push in pushes if push.status is PushStatus.PENDING]
-    body += "<h2>Demandes de connexion</h2>"
-    body += (
-        "<ul>" + "".join(_push_item(device, push) for push in waiting) + "</ul>"
-        if waiting
-        else p.paragraph("Aucune demande en attente.")
-    )
-    if past := [push for push in pushes if push.status is not PushStatus.PENDING][-HISTORY:]:
-        body += "<h2>Demandes précédentes</h2><ul>" + "".join(_past_item(push) for push in reversed(past)) + "</ul>"
-    if code := request.app[SCANNED_KEY].get(device):
-        body += (
-            p.paragraph("Code à saisir sur votre ordinateur :")
-            + f'<p class="code" data-code="{p.text(code)}">{p.text(code)}</p>'
-        )
-    body += "<h2>Scanner un QR code</h2>" + p.form(
-        f"/telephone/{device}/scanner", [("token", "QR code", "text")], "Scanner"
-    )
-    return p.page(Screen.TELEPHONE, f"Téléphone {device}", body, site=SITE)
+    return render(
+        "phone.html", Screen.TELEPHONE, title=f"Téléphone {device}", device=device, message=message, css=css,
+        clock=now.strftime("%H:%M"), held=[e for e in world.ecps.all() if e.device == device],
+        waiting=[push for push in pushes if push.status is PushStatus.PENDING],
+        past=list(reversed([push for push in pushes if push.status is not PushStatus.PENDING][-HISTORY:])),
+        code=request.app[WALLET_KEY].code_on_phone(device, now), states=STATES,
+    )  # fmt: skip
 
 
 async def phone_get(request: web.Request) -> web.Response:
@@ -189,10 +150,9 @@ async def phone_scan(request: web.Request) -> web.Response:
     device = _device(request)
     fields = await form_fields(request, "token")
     try:
-        activation = phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], fields["token"], device)
+        phone_scans(request.app[WORLD_KEY], request.app[WALLET_KEY], token_from_qr(fields["token"]), device)
     except Refusal as refusal:
         return await phone(request, refusal.message, "error")
-    request.app[SCANNED_KEY][device] = activation.confirmation_code
     return await phone(request, "QR code scanné.", "ok")
 
 
@@ -208,7 +168,6 @@ def add_api_routes(app: web.Application, prefix: str) -> None:
 def set_state(app: web.Application, world: WorldState, wallet: WalletState) -> None:
     app[WORLD_KEY] = world
     app[WALLET_KEY] = wallet
-    app[SCANNED_KEY] = {}
 
 
 def make_app(world: WorldState, wallet: WalletState) -> web.Application:

@@ -20,15 +20,21 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from simulators.web import page as p
 from simulators.web.forms import form_fields
 from simulators.web.jsonapi import error, read_object
+from simulators.web.page import render
 from simulators.web.screens import Screen
 from simulators.web.sidep.rules import SIDEP_SUPPORT, Accounts, Kind, LoginRefused
 from simulators.web.wording import SUPPORT
 from simulators.world.state import WorldState
 
-SITE = "SI-DEP — Système d'information de dépistage"
+IDENTITY_ROWS = (
+    ("Prénom", "given_name"),
+    ("Nom", "family_name"),
+    ("Identifiant", "SubjectNameID"),
+    ("Structure", "SubjectOrganization"),
+)
+"""What the home page shows of the professional: label, userinfo claim."""
 COOKIE = "sidep_session"
 ATSAM = "Vérifiez votre poste avec l'outil de diagnostic ATSAM : https://testssl.asipsante.fr/ (« Test SSL »)."
 
@@ -95,18 +101,7 @@ async def _discovery(client: AsyncOAuth2Client, rp: RelyingParty) -> dict[str, A
 
 async def landing(request: web.Request) -> web.StreamResponse:
     sid, _ = _session(request)
-    body = (
-        p.paragraph("Connectez-vous pour saisir les résultats de dépistage.")
-        + p.link("/connexion/psc", "e-CPS Identification par carte CPS")
-        + "<h2>Connexion par identifiant et mot de passe</h2>"
-        + p.paragraph("Réservé aux comptes créés par votre ARS ou votre CIS (mode dégradé).")
-        + p.form(
-            "/connexion/mot-de-passe",
-            [("identifiant", "Identifiant", "text"), ("mot_de_passe", "Mot de passe", "password")],
-            "Se connecter",
-        )
-    )
-    return _with_cookie(p.page(Screen.ACCUEIL_SIDEP, "Connexion à SI-DEP", body, site=SITE), sid)
+    return _with_cookie(render("sidep_landing.html", Screen.ACCUEIL_SIDEP, title="Connexion à SI-DEP"), sid)
 
 
 async def psc_start(request: web.Request) -> web.StreamResponse:
@@ -130,8 +125,7 @@ async def psc_start(request: web.Request) -> web.StreamResponse:
 
 
 def _failure(screen: Screen, message: str, advice: list[str], status: int) -> web.Response:
-    body = p.paragraph(message, "error") + p.advice(advice) + p.link("/", "Retour à l'accueil")
-    return p.page(screen, "Connexion impossible", body, site=SITE, status=status)
+    return render("sidep_failure.html", screen, status=status, title="Connexion impossible", text=message, items=advice)
 
 
 async def callback(request: web.Request) -> web.StreamResponse:
@@ -187,21 +181,8 @@ async def home(request: web.Request) -> web.StreamResponse:
     user = session.user
     if user is None:
         raise web.HTTPSeeOther("/")
-    rows = "".join(
-        f"<tr><th>{p.text(label)}</th><td>{p.text(user.get(key, ''))}</td></tr>"
-        for label, key in (
-            ("Prénom", "given_name"),
-            ("Nom", "family_name"),
-            ("Identifiant", "SubjectNameID"),
-            ("Structure", "SubjectOrganization"),
-        )
-    )
-    body = (
-        p.paragraph("Vous êtes connecté(e).", "ok")
-        + f"<table>{rows}</table>"
-        + p.link("/deconnexion", "Se déconnecter")
-    )
-    return _with_cookie(p.page(Screen.CONNECTE, "Vous êtes connecté(e)", body, site=SITE), sid)
+    rows = [(label, str(user.get(key, ""))) for label, key in IDENTITY_ROWS]
+    return _with_cookie(render("sidep_home.html", Screen.CONNECTE, title="Vous êtes connecté(e)", rows=rows), sid)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

@@ -19,56 +19,18 @@ from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
-from simulators.web import page as p
 from simulators.web.certificates import check_certificate, peer_certificate
 from simulators.web.jsonapi import error, read_object
-from simulators.web.testssl.rules import CardReport, build_report, parse_tls_max, tls_max_name
+from simulators.web.page import render
+from simulators.web.testssl.rules import build_report, parse_tls_max, tls_max_name
 from simulators.world.authorities import AuthorityState
 
 log = logging.getLogger(__name__)
 
-SITE = "ASIP Santé — Test SSL"
 TITLE = "Information sur votre carte CPS"
 CLOCK_KEY: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("testssl_clock")
 AUTHORITIES_KEY: web.AppKey[Callable[[], Iterable[AuthorityState]]] = web.AppKey("testssl_authorities")
 TLS_CONTEXT_KEY = web.AppKey("testssl_tls", ssl.SSLContext)
-
-
-def _row(label: str, field: str, value: str) -> str:
-    return f'<tr><th>{p.text(label)}</th><td data-field="{field}">{p.text(value)}</td></tr>'
-
-
-def _section(label: str) -> str:
-    return f'<tr><th colspan="2">{p.text(label)}</th></tr>'
-
-
-def report_html(report: CardReport) -> str:
-    """The guide's table, row for row, then the verdict's explanation and advice if it failed."""
-    rows = (
-        _section("Valeurs")
-        + _section("IGC CPS")
-        + _row("ORGANISATION", "organisation", report.organisation)
-        + _row("AUTORITE", "autorite", report.authority)
-        + _row("CLASSE", "classe", report.ca_class)
-        + _section("IDENTITE")
-        + _row("Prénom", "prenom", report.given_name)
-        + _row("Nom", "nom", report.surname)
-        + _row("Identifiant", "identifiant", report.identifier)
-        + _row("Ville", "ville", report.city)
-        + _section("Certificat d'AUTHENTIFICATION")
-        + _row("N° de série", "serie", report.serial)
-        + _row("Créé le :", "cree-le", report.created)
-        + _row("Expire le :", "expire-le", report.expires)
-        + _row("Vérification", "verification", report.outcome.verification)
-        + _section("Cert. X509")
-        + '<tr><th>Votre certificat d\'auth. X509</th><td data-field="x509"><pre>'
-        + p.text(report.pem)
-        + "</pre></td></tr>"
-    )
-    body = f"<table>{rows}</table>"
-    if report.outcome.message:
-        body = p.paragraph(report.outcome.message, "error") + body + p.advice(report.advice)
-    return body
 
 
 async def information(request: web.Request) -> web.Response:
@@ -76,7 +38,7 @@ async def information(request: web.Request) -> web.Response:
     check = check_certificate(peer_certificate(request), request.app[AUTHORITIES_KEY](), now)
     report = build_report(check)
     log.debug("testssl: certificate %s -> %s", report.serial or "(none)", report.outcome.verification)
-    return p.page(report.outcome.screen, TITLE, report_html(report), site=SITE)
+    return render("testssl_information.html", report.outcome.screen, title=TITLE, report=report)
 
 
 def make_app(clock: Callable[[], dt.datetime], authorities: Callable[[], Iterable[AuthorityState]]) -> web.Application:

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
-from simulators.web import page as p
 from simulators.web.certificates import peer_certificate
 from simulators.web.forms import MAX_FORM, form_fields
 from simulators.web.national_id import check_national_id
+from simulators.web.page import render
 from simulators.web.screens import Screen
+from simulators.web.wallet.qr import qr_image
 from simulators.web.wallet.rules import (
     QR_LIFETIME,
     Activation,
@@ -23,6 +24,7 @@ from simulators.web.wallet.rules import (
     WalletState,
     choose_password,
     confirm_scan,
+    qr_payload,
     start_with_card,
     start_without_card,
     submit_codes,
@@ -31,7 +33,6 @@ from simulators.web.wording import Refusal
 from simulators.world.authorities import AuthorityState
 from simulators.world.state import DEFAULT_DEVICE, WorldState
 
-SITE = "Pro Santé Connect — e-CPS"
 WORLD_KEY = web.AppKey("world", WorldState)
 WALLET_KEY = web.AppKey("wallet", WalletState)
 AUTHORITIES_KEY: web.AppKey[Callable[[], Iterable[AuthorityState]]] = web.AppKey("authorities")
@@ -54,11 +55,10 @@ STATUS_BY_SCREEN = {
 
 
 def refusal_page(refusal: Refusal) -> web.Response:
-    body = p.paragraph(refusal.message, "error") + (p.advice(refusal.advice) if refusal.advice else "")
-    body += p.link("/", "Retour à l'accueil")
-    return p.page(
-        refusal.screen, "Activation impossible", body, site=SITE, status=STATUS_BY_SCREEN.get(refusal.screen, 409)
-    )
+    return render(
+        "wallet_refusal.html", refusal.screen, status=STATUS_BY_SCREEN.get(refusal.screen, 409),
+        title="Activation impossible", refusal=refusal,
+    )  # fmt: skip
 
 
 def _device(request: web.Request) -> str:
@@ -69,21 +69,15 @@ def _device(request: web.Request) -> str:
 
 
 async def home(request: web.Request) -> web.Response:
-    body = (
-        p.paragraph("Activez votre e-CPS pour vous connecter aux services de santé avec votre téléphone.")
-        + p.link("/activation", "Demander l'activation de la e-CPS (sans carte CPS)")
-        + p.link(request.app[CARD_URL_KEY]() + "/carte", "Activer ma e-CPS avec ma carte CPS")
-    )
-    return p.page(Screen.ACCUEIL, "Activer ma e-CPS", body, site=SITE)
+    return render("wallet_home.html", Screen.ACCUEIL, title="Activer ma e-CPS", card_url=request.app[CARD_URL_KEY]())
 
 
 async def activation_form(request: web.Request) -> web.Response:
     device = _device(request)
-    body = p.paragraph(
-        "Saisissez votre identifiant national : numéro RPPS précédé du chiffre 8, ou, pour les infirmiers, "
-        "numéro ADELI précédé du chiffre 0."
-    ) + p.form(f"/activation?appareil={device}", [("identifiant", "Identifiant national", "text")], "Continuer")
-    return p.page(Screen.SAISIE_IDENTIFIANT, "Demander l'activation de la e-CPS", body, site=SITE)
+    return render(
+        "wallet_national_id.html", Screen.SAISIE_IDENTIFIANT, title="Demander l'activation de la e-CPS",
+        action=f"/activation?appareil={device}",
+    )  # fmt: skip
 
 
 async def activation_start(request: web.Request) -> web.Response:
@@ -107,14 +101,12 @@ def _activation(request: web.Request) -> Activation:
 
 async def codes_form(request: web.Request) -> web.Response:
     activation = _activation(request)
-    body = p.paragraph(
-        "Un code vous a été envoyé par courriel et un autre par SMS, aux coordonnées enregistrées dans le RPPS."
-    ) + p.form(
-        f"/activation/{activation.id}/codes",
-        [("code_courriel", "Code reçu par courriel", "text"), ("code_sms", "Code reçu par SMS", "text")],
-        "Valider",
+    return render(
+        "wallet_codes.html",
+        Screen.SAISIE_CODES,
+        title="Codes d'activation",
+        action=f"/activation/{activation.id}/codes",
     )
-    return p.page(Screen.SAISIE_CODES, "Codes d'activation", body, site=SITE)
 
 
 async def codes_submit(request: web.Request) -> web.Response:
@@ -131,13 +123,10 @@ async def codes_submit(request: web.Request) -> web.Response:
 
 async def password_form(request: web.Request) -> web.Response:
     activation = _activation(request)
-    body = p.paragraph("Choisissez le code à 4 chiffres de votre e-CPS : il vous sera demandé sur votre téléphone.")
-    body += p.form(
-        f"/activation/{activation.id}/code-e-cps",
-        [("code", "Code e-CPS", "password"), ("confirmation", "Confirmez le code e-CPS", "password")],
-        "Activer",
-    )
-    return p.page(Screen.CHOIX_CODE_E_CPS, "Code de votre e-CPS", body, site=SITE)
+    return render(
+        "wallet_password.html", Screen.CHOIX_CODE_E_CPS, title="Code de votre e-CPS",
+        action=f"/activation/{activation.id}/code-e-cps",
+    )  # fmt: skip
 
 
 async def password_submit(request: web.Request) -> web.Response:
@@ -156,9 +145,7 @@ async def done(request: web.Request) -> web.Response:
     activation = _activation(request)
     if activation.step is not Step.DONE:
         raise web.HTTPConflict(text="activation non terminée")
-    body = p.paragraph(f"Votre e-CPS est activée pour l'identifiant {activation.national_id}.", "ok")
-    body += p.paragraph("Vous pouvez maintenant accéder à SI-DEP avec votre e-CPS via « Pro Santé Connect ».")
-    return p.page(Screen.E_CPS_ACTIVEE, "e-CPS activée", body, site=SITE)
+    return render("wallet_done.html", Screen.E_CPS_ACTIVEE, title="e-CPS activée", national_id=activation.national_id)
 
 
 # -- with a card ------------------------------------------------------------------------------------
@@ -173,18 +160,13 @@ async def card_start(request: web.Request) -> web.Response:
         )
     except Refusal as refusal:
         return refusal_page(refusal)
-    seconds = int(QR_LIFETIME.total_seconds())  # the page says how long a QR code lasts, as the real one does
-    body = (
-        p.paragraph(f"Carte CPS de {activation.holder} ({activation.national_id}).")
-        + p.paragraph(f"Scannez ce QR code avec l'application e-CPS (valable {seconds} secondes) :")
-        + f'<p class="code" data-qr="{p.text(activation.qr_token)}">{p.text(activation.qr_token)}</p>'
-        + p.form(
-            f"/carte/{activation.id}/confirmation",
-            [("code", "Code affiché sur votre téléphone", "text")],
-            "Valider",
-        )
-    )
-    return p.page(Screen.QR_ACTIVATION, "Activation avec votre carte CPS", body, site=SITE)
+    image = qr_image(qr_payload(str(request.url.origin()), activation.qr_token))
+    return render(
+        "wallet_qr.html", Screen.QR_ACTIVATION, title="Activation avec votre carte CPS",
+        holder=activation.holder, national_id=activation.national_id, token=activation.qr_token,
+        qr_image=image.data_uri, qr_size=image.size, action=f"/carte/{activation.id}/confirmation",
+        seconds=int(QR_LIFETIME.total_seconds()),  # the page says how long a QR code lasts, as the real one does
+    )  # fmt: skip
 
 
 async def card_confirm(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NoReturn
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from simulators.web.certificates import REFUSAL_SCREENS, CertificateCheck, check_certificate
 from simulators.web.national_id import check_national_id
@@ -80,6 +81,15 @@ class WalletState:
 
     def by_qr(self, token: str) -> Activation | None:
         return next((a for a in self.activations.values() if a.qr_token and a.qr_token == token), None)
+
+    def code_on_phone(self, device: str, now: dt.datetime) -> str:
+        """The code the e-CPS app of ``device`` shows after a scan: that of its latest activation still
+        waiting for it on the computer (empty when none). Kept here, not by a site, so that a scan through
+        the admin API (a scenario's ``phone.scan``) shows on the phone's page too."""
+        waiting = [
+            a for a in self.activations.values() if a.device == device and a.step is Step.CONFIRM and a.expires_at > now
+        ]
+        return waiting[-1].confirmation_code if waiting else ""
 
 
 def _digits(count: int) -> str:
@@ -232,6 +242,34 @@ def start_with_card(
     )
     wallet.activations[activation.id] = activation
     return activation, check
+
+
+# -- the QR code -------------------------------------------------------------------------------------
+# What it encodes: a URL of the wallet carrying the activation's one-time token,
+# ``https://wallet.esw.esante.gouv.fr[:port]/activation/qr?jeton=<token>``. The e-CPS app reads the
+# token from it and sends it to the backend. No page answers that URL: it names the wallet as the QR
+# code's issuer (a camera app shows where it comes from) and carries the token, nothing more.
+# ``token_from_qr`` accepts the bare token too, which the page offers under "Vous ne pouvez pas
+# scanner le QR code ?" for a trainer who types it on the virtual phone.
+QR_PATH = "/activation/qr"
+TOKEN_PARAMETER = "jeton"
+
+
+def qr_payload(wallet_origin: str, token: str) -> str:
+    """The text of the QR code: the wallet's URL carrying ``token``."""
+    return f"{wallet_origin.rstrip('/')}{QR_PATH}?{urlencode({TOKEN_PARAMETER: token})}"
+
+
+def token_from_qr(text: str) -> str:
+    """The activation token a scanned text carries: the ``jeton`` of a wallet QR URL, else the text itself
+    (a bare token typed by hand, or any other QR code, which the backend then does not recognise)."""
+    text = text.strip()
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.path == QR_PATH:
+        tokens = parse_qs(parts.query).get(TOKEN_PARAMETER, [])
+        if len(tokens) == 1 and tokens[0]:
+            return tokens[0]
+    return text
 
 
 def phone_scans(world: WorldState, wallet: WalletState, token: str, device: str) -> Activation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -45,6 +46,17 @@ def test_doctor_names_a_removed_package_and_its_fix(tmp_path: Path) -> None:
     assert str(tmp_path / "libifdvpcd.so") in check.detail
     assert check.fix == apt_command(["vsmartcard-vpcd"])
     assert "apt-get install -y --no-install-recommends vsmartcard-vpcd" in check.fix
+
+
+def test_doctor_says_when_chromiums_french_is_missing(tmp_path: Path) -> None:
+    """Without chromium-l10n Chromium speaks English and its French PIN dialog is never found."""
+    [french] = [c for c in system.COMPONENTS if c.package == "chromium-l10n"]
+    listed = subprocess.run(["dpkg", "-L", "chromium-l10n"], capture_output=True, text=True, check=True).stdout
+    assert french.paths == (system.CHROMIUM_FRENCH,) and system.CHROMIUM_FRENCH in listed.split()
+    removed = dataclasses.replace(french, paths=(str(tmp_path / "fr.pak"),))
+    [check] = check_components([removed])
+    assert not check.ok and check.name == "package chromium-l10n"
+    assert check.fix == apt_command(["chromium-l10n"]) and "French" in check.detail
 
 
 def test_doctor_checks_are_all_green_here(pki_cache: Path) -> None:

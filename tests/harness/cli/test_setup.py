@@ -24,7 +24,7 @@ def test_a_ready_machine_has_nothing_to_install() -> None:
 
 def test_users_do_not_get_the_suites_own_packages() -> None:
     users = {c.package for c in use_components()}
-    assert {"pcscd", "vsmartcard-vpcd", "opensc", "chromium"} <= users and not users & TEST_ONLY
+    assert {"pcscd", "vsmartcard-vpcd", "opensc", "chromium", "chromium-l10n"} <= users and not users & TEST_ONLY
     assert {c.package for c in all_components()} >= TEST_ONLY
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.drivers.address_bar import BAR_HEIGHT
+from harness.drivers.chromium import PIN_DIALOG
 from harness.drivers.chromium_policy import TEST_ISSUER_CN, install, policy, policy_installed
 from harness.drivers.chromium_setup import autologin_module
 from harness.pki import Pki
@@ -89,6 +90,10 @@ def test_chromium_error_pages(scenario_id: str, error: str, signed: bool, tmp_pa
     assert result.ok, failure(result)
     event = next(e for e in result.events if error in e.detail)
     assert event.screenshots, "Chromium's error page is in the report"
+    [words] = [line for line in event.http if line.startswith("(Chromium's error page:")]
+    # Chromium in French, as on a professional's workstation (English: "Access to … was denied")
+    assert "L'accès à testssl.asipsante.fr a été refusé" in words, words
+    assert "Essayez de contacter l'administrateur système." in words and error in words
     asked_to_sign = any("INTERNAL AUTHENTICATE" in line for line in event.apdus)
     assert asked_to_sign == signed  # under TLS 1.3 Chromium stops before asking the card
 
@@ -105,7 +110,10 @@ def test_wrong_pin_is_spent_once_and_reported(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_headful_pin_dialog_is_photographed_and_typed(tmp_path: Path) -> None:
-    """The trainer's view: Chromium's own "Unlock Security Device" dialog, typed into by xdotool."""
+    """The trainer's view: Chromium's own PIN dialog, in French, found by its title and typed into by xdotool.
+
+    The driver looks for the French title only (``PIN_DIALOG``): an English Chromium's "Unlock
+    Security Device" window would never be answered and the PIN step would fail."""
     env_display = os.environ.pop("DISPLAY", None)  # a private Xvfb, whatever the machine has
     try:
         result = run_in_chromium("G3-04", tmp_path, headless=False)
@@ -114,10 +122,103 @@ def test_headful_pin_dialog_is_photographed_and_typed(tmp_path: Path) -> None:
             os.environ["DISPLAY"] = env_display
     assert result.ok, failure(result)
     wrong, right = result.events[1], result.events[2]
+    assert PIN_DIALOG == "Déverrouiller l'appareil de sécurité"
+    assert len(wrong.screenshots) == 1, "the dialog (found by its French title); then the browser was closed"
+    assert len(right.screenshots) == 2, "the dialog, then the page"
     assert png_size(wrong.screenshots[0]) == (1280, 900), "the whole screen, with the native dialog"
     assert png_size(right.screenshots[0]) == (1280, 900)
     assert right.screen == "qr-activation"
     assert not (tmp_path / "p11autologin.log").exists() or "C_Login" not in (tmp_path / "p11autologin.log").read_text()
+
+
+LANGUAGES_PAGE = """<!doctype html><html><body><p id="out"></p>
+<script>document.getElementById("out").textContent = "languages=" + navigator.languages.join(",");</script>
+</body></html>"""
+
+
+@pytest.mark.e2e
+def test_chromium_asks_for_french_pages(tmp_path: Path) -> None:
+    """What sites see of the professional's language: Accept-Language and navigator.languages of a
+    French Chromium, read on a page of the test's own (the world's sites do not echo them)."""
+    from aiohttp import web
+
+    from harness.drivers.chromium import ChromiumBrowser
+    from harness.world.assembly import World
+
+    asked: list[str | None] = []
+
+    async def languages(request: web.Request) -> web.Response:
+        asked.append(request.headers.get("Accept-Language"))
+        return web.Response(text=LANGUAGES_PAGE, content_type="text/html")
+
+    async def visit() -> str:
+        app = web.Application()
+        app.router.add_get("/", languages)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            async with World(pki=Pki(), cards=False) as world:
+                browser = ChromiumBrowser(world, tmp_path, middleware=False)
+                try:
+                    await browser.open(f"http://127.0.0.1:{port}/")
+                    return browser.current().text
+                finally:
+                    await browser.close()
+        finally:
+            await runner.cleanup()
+
+    text = asyncio.run(visit())
+    assert "languages=fr-FR,fr," in text, text  # English: en-US,en
+    assert asked and asked[0] is not None and asked[0].startswith("fr-FR,fr;"), asked
+
+
+@pytest.mark.e2e
+def test_headful_browsers_of_one_run_never_share_a_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenarios of one run start their private Xvfb at once, from one process: each gets its own
+    screen, alive until its own browser closes (a shared one had the PIN typed into the other's
+    dialog, and its end closed both browsers)."""
+    from harness.drivers.chromium import ChromiumBrowser
+    from harness.world.assembly import World
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+
+    async def answers(display: str) -> bool:
+        probe = await asyncio.create_subprocess_exec(
+            "xdotool", "getdisplaygeometry", env={**os.environ, "DISPLAY": display},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        return await asyncio.wait_for(probe.wait(), 10) == 0
+
+    async def screens() -> tuple[list[str], list[bool]]:
+        browsers = []
+        for n in range(4):
+            (tmp_path / str(n)).mkdir()
+            browsers.append(ChromiumBrowser(World(cards=False), tmp_path / str(n), middleware=False, headless=False))
+        try:
+            displays = list(await asyncio.gather(*(b._screen() for b in browsers)))
+            await browsers[0].close()
+            alive = [await answers(display) for display in displays]
+        finally:
+            for browser in browsers:
+                await browser.close()
+        return displays, alive
+
+    displays, alive = asyncio.run(screens())
+    assert len(set(displays)) == 4, displays
+    assert alive == [False, True, True, True], "closing one browser stops its own screen only"
+
+
+def test_no_english_chromium_without_its_french_strings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without fr.pak Chromium would show English screens and its PIN dialog would go unanswered."""
+    from harness.drivers import chromium_setup
+
+    chromium_setup.check_prerequisites()  # this machine has them
+    monkeypatch.setattr(chromium_setup, "CHROMIUM_FRENCH", str(tmp_path / "fr.pak"))
+    with pytest.raises(chromium_setup.ChromiumUnavailable, match="chromium-l10n"):
+        chromium_setup.check_prerequisites()
 
 
 # -- the auto-login wrapper, loaded like NSS loads it --------------------------------------------------
