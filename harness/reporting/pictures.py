@@ -1,9 +1,9 @@
 """Screenshots embedded in a page as ``data:`` URIs, re-encoded so that a whole run stays one readable file.
 
-A page's screenshot (1024 × 764 with its address bar) is a lossless PNG of 40–100 kB, and a run
+A page's screenshot (1024 × 764 with its address bar) is a lossless PNG of 50–110 kB, and a run
 of the 41 scenarios with ``--screenshots`` holds over a hundred of them. Re-encoded as WebP at
-quality 80 (every browser a trainer or a CI viewer uses shows WebP) a picture weighs 17–52 kB,
-half the PNG and half a JPEG of the same quality, and its text stays sharp; the width is kept, so
+quality 80 (every browser a trainer or a CI viewer uses shows WebP) a picture weighs 32–67 kB,
+about half the PNG and half a JPEG of the same quality, and its text stays sharp; the width is kept, so
 the address bar and the forms read as on the screen. Measured sizes are in docs/trainer-and-ci.md.
 """
 
