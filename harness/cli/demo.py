@@ -14,7 +14,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "demo", help="play a scenario in Chromium and write slides: one per step, screenshot and the guide's words"
     )
     demo.add_argument("target", metavar="ID_OR_FILE", help="a scenario id (G2-04) or file")
-    demo.add_argument("--out", type=Path, help="where index.html and the PNGs go (default: reports/demo-ID)")
+    demo.add_argument("--out", type=Path, help="where index.html goes, pictures inside (default: reports/demo-ID)")
     demo.add_argument(
         "--headful", action="store_true",
         help="Chromium with a window (a private Xvfb when there is no screen): the PIN dialog is on the slides",

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from harness.diagnose.diagnosis import WorldOptions, default_module, diagnose_environment, diagnose_new_world
 
     module = args.module or default_module()
+    secrets: list[str] = []
     if args.environment:
         defaults = {"profile": "pharmacist", "card_fault": []}
         misplaced = [
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[red]✘[/] {', '.join(misplaced)}: world only (drop --environment)")
             return 2
         pin = getpass.getpass("PIN (code porteur): ") if args.pin == "-" else args.pin
+        secrets = [pin] if pin else []  # masked on the trainer's page, should a tool's message quote it
         coroutine = diagnose_environment(module=module, nssdb=args.nssdb, pin=pin, tls_max=args.tls_max or "1.2")
     else:
         if args.pin is not None:
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     else:
         render.print_table(diagnosis, console)
     if args.html:
-        path = render.write_html(diagnosis, args.html)
+        path = render.write_html(diagnosis, args.html, secrets=secrets)
         if not args.json:
             console.print(f"trainer's page: {path}")
     return 0 if diagnosis.ok else 1

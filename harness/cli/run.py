@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -24,7 +24,10 @@ from harness.lifetime import interrupted_by, private_dir
 from harness.pki import Pki
 from harness.scenario.loader import SCENARIO_DIR, find, load
 from harness.scenario.model import Scenario
-from harness.scenario.player import Driver, Result, playing
+
+if TYPE_CHECKING:
+    from harness.drivers.camera import SnapshotCamera
+from harness.scenario.player import Driver, Result, playing, snapshot_camera
 from harness.scenario.report import (
     Interruption,
     Redactor,
@@ -67,11 +70,25 @@ def check_report_dir(report_dir: Path) -> None:
 
 async def run_all(
     targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
-    driver: Driver = "protocol", headless: bool = True,
+    driver: Driver = "protocol", headless: bool = True, screenshots: bool = False,
 ) -> tuple[list[Result], list[str], float]:  # fmt: skip
     loaded, problems = load(find(targets or [str(SCENARIO_DIR)]))
     if problems:
         return [], problems, 0.0
+    # one headless Chromium draws the protocol driver's pages for the whole run (Chromium has its own)
+    camera = snapshot_camera() if screenshots and driver == "protocol" else None
+    try:
+        return await _run_loaded(loaded, jobs=jobs, report_dir=report_dir, console=console, driver=driver,
+                                 headless=headless, camera=camera)  # fmt: skip
+    finally:
+        if camera is not None:
+            await camera.close()
+
+
+async def _run_loaded(
+    loaded: list[tuple[Path, Scenario]], *, jobs: int, report_dir: Path, console: Console, driver: Driver,
+    headless: bool, camera: SnapshotCamera | None,
+) -> tuple[list[Result], list[str], float]:  # fmt: skip
     pki = Pki()  # keys cached once; each scenario still gets a fresh world
     started = time.perf_counter()
     progress = Progress(s for _, s in loaded)
@@ -99,7 +116,7 @@ async def run_all(
                     redraw()
 
                 async with playing(
-                    scenario, path, pki, workdir, driver=driver, headless=headless, on_event=step_done
+                    scenario, path, pki, workdir, driver=driver, headless=headless, on_event=step_done, camera=camera
                 ) as played:
                     result = played.result
                 results[scenario.id] = result
@@ -150,7 +167,7 @@ async def run_all(
 
 def main(
     targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
-    driver: Driver = "protocol", headless: bool = True,
+    driver: Driver = "protocol", headless: bool = True, screenshots: bool = False,
 ) -> int:  # fmt: skip
     try:
         check_report_dir(report_dir)
@@ -159,7 +176,15 @@ def main(
         console.print("nothing ran")
         return 2
     results, problems, wall = asyncio.run(
-        run_all(targets, jobs=jobs, report_dir=report_dir, console=console, driver=driver, headless=headless)
+        run_all(
+            targets,
+            jobs=jobs,
+            report_dir=report_dir,
+            console=console,
+            driver=driver,
+            headless=headless,
+            screenshots=screenshots,
+        )
     )
     if problems:
         for problem in problems:
@@ -199,11 +224,16 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--headful", action="store_true",
         help="Chromium with a window (a private Xvfb when there is no screen); the PIN is typed into its dialog",
     )  # fmt: skip
+    run.add_argument(
+        "--screenshots", action="store_true",
+        help="a picture of every page with the protocol driver too (its page drawn by one headless Chromium; "
+        "needs the [chromium] extra); the Chromium driver always takes them",
+    )  # fmt: skip
     return run
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     return main(
         args.targets, jobs=args.jobs, report_dir=args.report, console=console, driver=args.driver,
-        headless=not args.headful,
+        headless=not args.headful, screenshots=args.screenshots,
     )  # fmt: skip

@@ -2,12 +2,14 @@
 
 The page is French, in the guide's words and the look of ATSAM's result screens: one line per
 check with its verdict and advice, then "Test SSL" with the table of "Information sur votre
-carte CPS" as the guide shows it. Self-contained (inline style), so it can be mailed or printed.
+carte CPS" as the guide shows it (``templates/diagnostic.html``, the reports' stylesheet inlined):
+one file, so it can be mailed or printed.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -15,7 +17,8 @@ from rich.table import Table
 
 from harness.diagnose.checks import INFO
 from harness.diagnose.diagnosis import Diagnosis
-from simulators.web.page import STYLE, text
+from harness.reporting.redact import Redactor
+from harness.reporting.render import render
 from simulators.web.testssl.rules import SUPPORT
 
 MARKS = {"ok": "[green]✔[/]", "fail": "[red]✘[/]", "skip": "[dim]–[/]"}
@@ -78,67 +81,20 @@ def to_json(diagnosis: Diagnosis) -> str:
 
 # -- the trainer's page -----------------------------------------------------------------------------------
 VERDICTS = {"ok": ("✔", "Réussi", "ok"), "fail": ("✘", "Échec", "error"), "skip": ("–", "Non vérifié", "skip")}
-EXTRA_STYLE = (
-    "main{max-width:960px}.skip{color:#666}.detail{color:#666;font-size:.85em;overflow-wrap:anywhere}"
-    "td ul{margin:4px 0;padding-left:18px}"
-)
 
 
-def html(diagnosis: Diagnosis) -> str:
-    """The whole page; every value goes through ``text()``."""
-    rows = []
-    for check in diagnosis.checks:
-        mark, word, css = VERDICTS[check.status]
-        advice = "".join(f"<li>{text(a)}</li>" for a in check.advice) if check.failed else ""
-        rows.append(
-            f'<tr data-check="{text(check.id)}" data-status="{text(check.status)}">'
-            f"<th>{text(INFO[check.id].titre)}</th>"
-            f'<td class="{css}">{mark} {word}</td>'
-            f"<td>{text(check.message)}" + (f'<ul class="advice">{advice}</ul>' if advice else "")
-            + f'<div class="detail">{text(check.detail)}</div></td></tr>'
-        )  # fmt: skip
-    failed = diagnosis.first_failure
-    if failed is None:
-        verdict = '<p class="ok" data-verdict="ok">Toutes les vérifications ont réussi.</p>'
-    else:
-        verdict = (
-            f'<p class="error" data-verdict="{text(failed.id)}">Première vérification en échec : '
-            f"{text(INFO[failed.id].titre)}. {text(failed.message)}</p>"
-        )
-    body = [
-        verdict,
-        "<table><tr><th>Vérification</th><th>Résultat</th><th>Commentaire</th></tr>" + "".join(rows) + "</table>",
-        "<h2>Test SSL</h2>",
-    ]
-    testssl = diagnosis.check("testssl")
-    if diagnosis.page:
-        cells = []
-        for label, name in PAGE_ROWS:
-            if name is None:
-                cells.append(f'<tr><th colspan="2">{text(label)}</th></tr>')
-            else:
-                value = diagnosis.page.get(name, "")
-                cells.append(f'<tr><th>{text(label)}</th><td data-field="{text(name)}">{text(value)}</td></tr>')
-        body.append("<h3>Information sur votre carte CPS</h3><table>" + "".join(cells) + "</table>")
-    else:
-        body.append(f'<p class="{VERDICTS[testssl.status][2]}">{text(testssl.message)}</p>')
-    if failed is not None:
-        body.append(f"<p>{text(SUPPORT)}</p>")
-    body.append(
-        f'<p class="detail">{text(diagnosis.target)} — horloge {diagnosis.clock:%d/%m/%Y %H:%M} UTC — '
-        f"{diagnosis.seconds:.2f} s</p>"
-    )
-    body += [f'<p class="detail">{text(note)}</p>' for note in diagnosis.notes]
-    title = "Diagnostic de la carte CPS"
-    return (
-        f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{STYLE}{EXTRA_STYLE}</style></head>"
-        f'<body data-screen="diagnostic"><header>ATSAM — outil de diagnostic (simulé par cps-harness)</header>'
-        f"<main><h1>{title}</h1>{''.join(body)}</main></body></html>"
-    )
+def html(diagnosis: Diagnosis, secrets: Iterable[str] = ()) -> str:
+    """The whole page; every value is escaped by the template (Jinja2's autoescape) and ``secrets``
+    (the PIN diagnose was given) masked wherever a tool's message would quote them."""
+    return render(
+        "harness.diagnose", "diagnostic.html", redact=Redactor(secrets).text, diagnosis=diagnosis,
+        failed=diagnosis.first_failure, testssl=diagnosis.check("testssl"),
+        titles={check_id: info.titre for check_id, info in INFO.items()},
+        verdicts=VERDICTS, rows=PAGE_ROWS, support=SUPPORT, clock=f"{diagnosis.clock:%d/%m/%Y %H:%M}",
+    )  # fmt: skip
 
 
-def write_html(diagnosis: Diagnosis, path: Path) -> Path:
+def write_html(diagnosis: Diagnosis, path: Path, secrets: Iterable[str] = ()) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html(diagnosis), encoding="utf-8")
+    path.write_text(html(diagnosis, secrets), encoding="utf-8")
     return path

@@ -3,6 +3,9 @@
 Cookies, redirects, forms read with the stdlib HTML parser, the world's resolver. Requests that
 need the card are made by curl with OpenSSL's PKCS#11 engine, so the TLS handshake is signed by
 the virtual card through OpenSC and the private pcscd — never by a software copy of the key.
+
+Asked for pictures (``run --screenshots``), it hands each page it landed on to a camera
+(``camera.py``: one headless Chromium for the run) and returns what that shows.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlparse
 
 import aiohttp
@@ -19,6 +23,9 @@ from harness.drivers.page import Page, parse_page
 from harness.errors import DriverError
 from harness.middleware import PKCS1_ONLY, client_env
 from harness.world.assembly import World
+
+if TYPE_CHECKING:  # the camera needs Playwright, imported only when pictures are asked for
+    from harness.drivers.camera import SnapshotCamera
 
 MAX_REFRESHES = 1
 """The waiting page is polled once more on arrival, as its refresh would; the phone decides the rest."""
@@ -35,9 +42,14 @@ def link_to(page: Page, text: str) -> str:
 class ProtocolBrowser(Browser):
     name = "protocol"
 
-    def __init__(self, world: World, workdir: Path, http: aiohttp.ClientSession | None = None) -> None:
-        """``http``: a client of the world to browse with (its cookies shared); by default its own, traced."""
+    def __init__(
+        self, world: World, workdir: Path, http: aiohttp.ClientSession | None = None,
+        camera: SnapshotCamera | None = None,
+    ) -> None:  # fmt: skip
+        """``http``: a client of the world to browse with (its cookies shared); by default its own, traced.
+        ``camera``: photographs each page (``screenshot``); without one the driver has no screen."""
         super().__init__()
+        self.camera = camera
         self.world = world
         self.workdir = workdir
         self.history: list[str] = []
@@ -134,6 +146,17 @@ class ProtocolBrowser(Browser):
 
     async def card_follow(self, text: str, certificate: Path, pin: str) -> None:
         await self.card_open(link_to(self.current(), text), certificate, pin)
+
+    async def screenshot(self) -> bytes | None:
+        """The current page's snapshot as Chromium draws it, when the run has a camera."""
+        if self.camera is None or self.page is None or not self.page.html:
+            return None
+        return await self.camera.shoot(self.page.html, self.page.url, self._fetch)
+
+    async def _fetch(self, url: str) -> tuple[int, str, bytes]:
+        """A page's stylesheet or picture, from the world, for the camera (not counted as the step's exchanges)."""
+        async with self.world.client() as http, http.get(url) as reply:
+            return reply.status, reply.content_type, await reply.read()
 
     async def close(self) -> None:
         if self._owns_http:

@@ -10,6 +10,10 @@ A step fails (the scenario fails, the run goes on) when it raises ``StepFailed``
 loses its connection; anything else it raises is a bug of the harness, recorded as an error with its
 traceback, never mistaken for a scenario failure. A ``SetupError`` (the machine lacks something)
 stops the run.
+
+Screenshots are collected here, once for both drivers: after a step that changes what the
+professional sees, the driver's picture of the page (Chromium's own, or the protocol driver's
+snapshot drawn by a ``camera``) gets the address bar of the site it shows (``address_bar.py``).
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import aiohttp
 from joserfc import jwt
 from joserfc.errors import JoseError
 from pydantic import ValidationError
 
+from harness.drivers.address_bar import with_address_bar
 from harness.drivers.base import STEP_TIMEOUT, Browser
 from harness.drivers.protocol import ProtocolBrowser
 from harness.errors import SetupError, StepFailed
@@ -39,6 +44,9 @@ from harness.scenario.model import Scenario, Step
 from harness.scenario.stage import Stage
 from harness.world.assembly import World
 from harness.world.sites import LOOPBACK
+
+if TYPE_CHECKING:  # Playwright's, only when pictures are asked for
+    from harness.drivers.camera import SnapshotCamera
 from simulators.web.psc.rules import PscState
 from simulators.world.directory import Contacts, Professional
 
@@ -65,9 +73,12 @@ class Event:
     jwts: list[str] = field(default_factory=list)
     """Tokens PSC issued during the step, decoded, with their signature check."""
     screenshots: list[bytes] = field(default_factory=list)
-    """PNG: what the user saw after the step (Chromium driver), the PIN dialog first when there was one."""
+    """PNG: what the user saw after the step (the Chromium driver, or the protocol driver with a camera),
+    the PIN dialog first when there was one; a page's picture carries the drawn address bar."""
     error: bool = False
     """The harness itself failed (a bug, ``failure`` has the traceback), not the scenario."""
+    client_error: str = ""
+    """Why the step's request failed, as the driver or the tool said it (an expected failure too), else ``""``."""
 
 
 @dataclass
@@ -102,9 +113,23 @@ def decode_jwt(token: str, psc: PscState) -> str:
     return f"{verdict}\nheader: {json.dumps(header)}\nclaims: {json.dumps(claims, ensure_ascii=False, indent=1)}"
 
 
+def snapshot_camera() -> SnapshotCamera:
+    """The protocol driver's camera (``run --screenshots``), or the fix when Playwright or Chromium is missing."""
+    try:
+        from harness.drivers.camera import open_camera
+    except ImportError as exc:  # Playwright comes with the [chromium] extra only
+        from harness.drivers.chromium_setup import ChromiumUnavailable
+
+        raise ChromiumUnavailable(
+            f"--screenshots needs Playwright ({exc.name} is not installed): pip install 'cps-harness[chromium]'"
+        ) from None
+    return open_camera()
+
+
 def make_stage(
-    scenario: Scenario, world: World, http: aiohttp.ClientSession, workdir: Path, driver: Driver, headless: bool
-) -> Stage:
+    scenario: Scenario, world: World, http: aiohttp.ClientSession, workdir: Path, driver: Driver, headless: bool,
+    camera: SnapshotCamera | None = None,
+) -> Stage:  # fmt: skip
     """The stage with the professional's browser: the protocol client, or Chromium watching the cards."""
     stage: Stage
     browser: Browser
@@ -123,7 +148,7 @@ def make_stage(
             refused=lambda: stage.pin_refused(),
         )  # fmt: skip
     else:
-        browser = ProtocolBrowser(world, workdir)
+        browser = ProtocolBrowser(world, workdir, camera=camera)
     stage = Stage(scenario.personas, world, http, workdir, browser)
     return stage
 
@@ -189,9 +214,11 @@ class Playthrough:
 
     def __init__(
         self, scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol",
-        headless: bool = True, bind: str = LOOPBACK,
+        headless: bool = True, bind: str = LOOPBACK, camera: SnapshotCamera | None = None,
     ) -> None:  # fmt: skip
+        """``camera``: the protocol driver's pages get a picture too (``snapshot_camera()``)."""
         self.scenario, self.path, self.pki, self.workdir = scenario, path, pki, workdir
+        self.camera = camera
         self.driver: Driver = driver
         self.headless, self.bind = headless, bind
         self.events: list[Event] = []
@@ -226,7 +253,7 @@ class Playthrough:
         try:
             await self._exits.enter_async_context(world)
             http = await self._exits.enter_async_context(world.client())
-            stage = make_stage(scenario, world, http, self.workdir, self.driver, self.headless)
+            stage = make_stage(scenario, world, http, self.workdir, self.driver, self.headless, self.camera)
             self._exits.push_async_callback(stage.browser.close)
             seed(stage)
         except BaseException:
@@ -257,15 +284,19 @@ class Playthrough:
 async def playing(
     scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol", headless: bool = True,
     steps: int | None = None, on_event: OnEvent | None = None, bind: str = LOOPBACK,
+    camera: SnapshotCamera | None = None,
 ) -> AsyncIterator[Played]:  # fmt: skip
     """Play the first ``steps`` steps (all by default; the first failure ends it) in a fresh world, and
     keep that world and its browser up while the caller's block runs.
 
     ``play`` leaves the block at once (CI); a trainer's ``serve --scenario`` holds the world on the
     step reached, so the same page can be opened in a real browser. Leaving stops everything.
+    ``camera`` (``snapshot_camera()``, shared by a run): the protocol driver's pages get a picture too.
     """
     wanted = len(scenario.steps) if steps is None else min(steps, len(scenario.steps))
-    async with Playthrough(scenario, path, pki, workdir, driver=driver, headless=headless, bind=bind) as through:
+    async with Playthrough(
+        scenario, path, pki, workdir, driver=driver, headless=headless, bind=bind, camera=camera
+    ) as through:
         while through.position < wanted:
             event = await through.step()
             if on_event is not None:
@@ -276,10 +307,11 @@ async def playing(
 
 
 async def play(
-    scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol", headless: bool = True
-) -> Result:
+    scenario: Scenario, path: Path, pki: Pki, workdir: Path, *, driver: Driver = "protocol", headless: bool = True,
+    camera: SnapshotCamera | None = None,
+) -> Result:  # fmt: skip
     """Play every step (until the first failure) in a fresh world, stopped on return."""
-    async with playing(scenario, path, pki, workdir, driver=driver, headless=headless) as played:
+    async with playing(scenario, path, pki, workdir, driver=driver, headless=headless, camera=camera) as played:
         return played.result
 
 
@@ -304,14 +336,28 @@ async def _play_step(stage: Stage, index: int, step: Step) -> Event:
         failure += "".join(traceback.format_exception(exc)[-6:])
     page = stage.page
     tokens = world.psc.issued[jwt_mark:] if world.psc else []
-    screenshots = list(browser.pin_dialogs)
+    screenshots = list(browser.pin_dialogs)  # the whole X screen, the real window: no drawn bar
     if step.entry.actor.on_screen:
         shot = await browser.screenshot()
         if shot is not None:
-            screenshots.append(shot)
+            address, secure = _address(stage, step), stage.page is not None  # no page: the browser's error page
+            screenshots.append(await asyncio.to_thread(with_address_bar, shot, address, secure=secure))
     return Event(
         index, step.action, detail, ok, time.perf_counter() - began,
         page.screen if page else "", page.status if page else None, page.url if page else "",
         failure, page.html if page else "", stage.apdus_since(apdu_mark), list(browser.exchanges),
         [decode_jwt(t, world.psc) for t in tokens] if world.psc else [], screenshots, error,
+        stage.client_error if stage.request_failed else "",
     )  # fmt: skip
+
+
+def _address(stage: Stage, step: Step) -> str:
+    """The address the browser shows: its page's, or, when the request failed (an error page), the one it asked for."""
+    if stage.page is not None:
+        return stage.page.url
+    try:
+        args = arguments(stage, step)
+    except StepFailed:
+        return ""
+    site, path = getattr(args, "site", None), getattr(args, "path", None)
+    return stage.world.urls[site] + path if isinstance(site, str) and isinstance(path, str) else ""

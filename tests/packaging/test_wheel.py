@@ -146,6 +146,8 @@ def test_chromium_asks_for_its_extra_then_plays_a_card_scenario(installed: Insta
     without = installed.run("run", "--driver", "chromium", "G6-02")
     assert without.returncode == 2, without.stdout + without.stderr
     assert "pip install 'cps-harness[chromium]'" in without.stdout, without.stdout
+    no_camera = installed.run("run", "--screenshots", "G2-04", "--report", str(installed.root / "rapport-photos"))
+    assert no_camera.returncode == 2 and "pip install 'cps-harness[chromium]'" in no_camera.stdout, no_camera.stdout
     installed.pip(f"{installed.wheel}[chromium]")
     played = installed.run("run", "--driver", "chromium", "G6-02", "--report", str(installed.root / "rapport-chromium"))
     assert played.returncode == 0 and "1/1 scenarios passed" in played.stdout, played.stdout[-3000:] + played.stderr

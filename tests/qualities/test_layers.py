@@ -34,6 +34,7 @@ HARNESS_LAYERS: tuple[frozenset[str], ...] = tuple(
             "harness.background",
             "harness.cache",
             "harness.lifetime",
+            "harness.reporting",  # the pages people read: templates, stylesheet, pictures, the mask (harness-free)
         },
         {"harness.native"},
         {"harness.pcsc"},

@@ -191,9 +191,9 @@ def test_an_interrupted_run_writes_the_report_of_what_finished_marked_partial(
 
     html = (report / "report.html").read_text(encoding="utf-8")
     assert "<title>cps-harness — rapport partiel (run interrompu)</title>" in html
-    assert f"<strong>Partial report</strong>: the run was interrupted ({signum.name})" in html
-    assert "1 of 2 scenarios finished" in html and "1/2 passed, 1 not run (interrupted)" in html
-    assert "<span class=notrun>NOT RUN</span> (stopped after step 2 of 3)" in html
+    assert f"<strong>Rapport partiel</strong> : le run a été interrompu ({signum.name})" in html
+    assert "1 scénario(s) sur 2 terminé(s)" in html and "1/2 réussis, 1 non joués (run interrompu)" in html
+    assert '<span class="notrun">NON JOUÉ</span> (arrêté après l&#39;étape 2 sur 3)' in html
     assert 'href="#G2-01"' in html and 'id="G2-01"' in html  # what finished keeps its timeline
 
 

@@ -494,7 +494,7 @@ def test_cli_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     failing = next(check for check in report["checks"] if check["id"] == "card-present")
     assert "Vérifiez que votre carte est bien insérée dans le lecteur." in failing["advice"]
     page = (tmp_path / "fail.html").read_text(encoding="utf-8")
-    assert 'data-verdict="card-present"' in page and "Aucune carte n&#x27;est insérée" in page
+    assert 'data-verdict="card-present"' in page and "Aucune carte n&#39;est insérée" in page
 
 
 def test_cli_refuses_options_of_the_other_mode(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.drivers.address_bar import BAR_HEIGHT
 from harness.drivers.chromium import PIN_DIALOG
 from harness.drivers.chromium_policy import TEST_ISSUER_CN, install, policy, policy_installed
 from harness.drivers.chromium_setup import autologin_module
@@ -73,7 +74,7 @@ def test_test_ssl_identity_page_in_chromium(tmp_path: Path) -> None:
     assert "ALAIN" in event.snapshot and "899700209812" in event.snapshot
     assert any("INTERNAL AUTHENTICATE" in line for line in event.apdus), "the card signed the handshake"
     assert any("VERIFY ref 01 -> 9000" in line for line in event.apdus), "the wrapper's PIN reached the card"
-    assert png_size(event.screenshots[-1]) == (1024, 720)
+    assert png_size(event.screenshots[-1]) == (1024, 720 + BAR_HEIGHT), "the page, under its drawn address bar"
 
 
 @pytest.mark.e2e

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from harness.drivers.address_bar import BAR_HEIGHT
 from harness.drivers.chromium_setup import CHROMIUM, check_prerequisites, in_french
 from harness.trainer.console import console_url, start_console
 from harness.trainer.live import Catalogue, Live
@@ -79,7 +80,7 @@ async def test_g6_02_played_to_its_failure_in_chromium(trainer_page: tuple[Page,
     picture = page.locator("#ecran img")
     await expect(picture).to_be_visible()
     size: Any = await picture.evaluate("img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])")
-    assert size == [1024, 720]
+    assert size == [1024, 720 + BAR_HEIGHT], "the page under its drawn address bar"
     assert live.shown[-1].event.screenshots, "the picture is the driver's screenshot of step 3"
     assert live.driver == "chromium" and live.shown[-1].client_error == "ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED"
 
