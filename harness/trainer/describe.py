@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.scenario.actions import ACTIONS
+from harness.scenario.french import action_words, request_failure
 from harness.scenario.model import Scenario, Step
-from harness.trainer.french import browser_error, summary
 from harness.trainer.live import Live, Shown
 from harness.trainer.own_browser import has_display
 from harness.trainer.session import WORDS, Op, State
@@ -27,7 +27,13 @@ STATES = {
 
 def step_text(step: Step) -> str:
     """What the trainer says at this step: the guide's words (``say:``), else what the action does."""
-    return " ".join((step.say or "").split()) or summary(step.action)
+    return " ".join((step.say or "").split()) or action_words(step.action, step.args, step.entry.actor.french) + "."
+
+
+def browser_error(client_error: str, apdus: list[str]) -> str:
+    """Why the browser shows an error instead of a page, in the report's words (``scenario/french.py``)."""
+    failure = request_failure(client_error, apdus)
+    return f"Le navigateur affiche une erreur au lieu de la page. {failure}."
 
 
 def expects_failure(step: Step, driver: str) -> bool:

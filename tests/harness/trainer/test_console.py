@@ -56,8 +56,8 @@ async def test_g6_02_forward_back_goto_restart_and_a_live_fault(console: tuple[C
     last = state["last"]
     assert last["text"].startswith("En cas d'échec, vous obtiendrez l'écran suivant")
     assert (last["actor"], last["verdict"]["code"]) == ("Le navigateur", "expected-failure")
-    assert "la carte CPS n'a pas pu effectuer l'opération de signature (elle a répondu 6F00)" in last["browser_error"]
-    assert state["view"]["kind"] == "error" and "signature" in state["view"]["text"]
+    assert "La connexion sécurisée a échoué : la carte n'a pas pu signer" in last["browser_error"]
+    assert state["view"]["kind"] == "error" and "pas pu signer" in state["view"]["text"]
     assert state["next"] is None
     world_at_3 = live.through
     await post(client, "next", status=409)
@@ -262,7 +262,7 @@ async def test_a_wrong_pin_is_typed_by_the_next_card_step(console: tuple[Client,
     state = await post(client, "next")
     last = state["last"]
     assert last["verdict"]["code"] == "failed"
-    assert "La carte CPS a refusé le code porteur (63C2, 2 essai(s) restant(s))" in last["browser_error"]
+    assert "la carte a refusé le code porteur (il reste 2 essai(s))" in last["browser_error"]
     assert live.through is not None
     card = live.through.stage.card_view(0)
     assert card is not None and card.pin.tries_left == 2

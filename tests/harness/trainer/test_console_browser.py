@@ -73,7 +73,7 @@ async def test_g6_02_played_to_its_failure_in_chromium(trainer_page: tuple[Page,
     await expect(page.locator("#acteur")).to_have_text("Le navigateur")
     await expect(page.locator("#verdict")).to_have_text("Échec attendu : c'est l'écran d'erreur que montre le guide.")
     failure = page.locator("#erreur-navigateur")
-    await expect(failure).to_contain_text("la carte CPS n'a pas pu effectuer l'opération de signature")
+    await expect(failure).to_contain_text("La connexion sécurisée a échoué : la carte n'a pas pu signer")
     await expect(failure).to_contain_text("ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED")
     await expect(page.locator("#suite")).to_have_text("Parcours terminé.")
     # the professional's view: the Chromium driver's screenshot of its own error page

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harness.scenario.actions import ACTIONS
+from harness.scenario.french import ACTIONS as FRENCH_ACTIONS
 from harness.scenario.loader import SCENARIO_DIR, find, load
-from harness.trainer.french import SUMMARIES, browser_error
+from harness.trainer.describe import browser_error
 from harness.trainer.session import ALLOWED, Op, Refused, Session, State
 from harness.trainer.switches import SWITCHES, available, with_pin
 
@@ -141,17 +142,19 @@ def test_the_wrong_pin_is_typed_by_card_steps_only() -> None:
 
 
 def test_every_action_has_french_words() -> None:
-    assert set(SUMMARIES) == set(ACTIONS)
+    """The console and the report tell steps from one table: a new action without French words is noticed."""
+    assert set(FRENCH_ACTIONS) == set(ACTIONS)
 
 
 def test_browser_errors_in_french() -> None:
-    assert "la carte CPS n'a pas pu effectuer l'opération de signature" in browser_error(
-        "ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED"
-    )
+    chromium = browser_error("ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED", [])
+    assert chromium.startswith("Le navigateur affiche une erreur au lieu de la page.")
+    assert "la carte n'a pas pu signer (ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED)" in chromium
+    # curl only says TLS failed: the card's answer during the step says why
     curl = browser_error("curl exit 35: General Error", ["C> 00 88  INTERNAL AUTHENTICATE -> 6F00 no precise"])
-    assert "signature (elle a répondu 6F00)" in curl
-    assert "connexion sécurisée (TLS) au site a échoué" in browser_error("curl exit 35: General Error")
+    assert "La connexion sécurisée a échoué : la carte n'a pas pu signer." in curl
+    assert "signer" not in browser_error("curl exit 35: General Error", [])
     pin = browser_error("curl exit 58: Login failed", ["C> 00 20 00 01 08 ** **  VERIFY ref 01 -> 63C1 1 tries left"])
-    assert pin.startswith("La carte CPS a refusé le code porteur (63C1, 1 essai(s) restant(s))")
+    assert "la carte a refusé le code porteur (il reste 1 essai(s))" in pin
     status_only = ["C> 00 20 00 01 00  VERIFY ref 01 (status) -> 63C3 3 tries left"]
     assert "refusé" not in browser_error("curl exit 35: General Error", status_only)
