@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # Playwright's, only when pictures are asked for
 from simulators.web.psc.rules import PscState
 from simulators.world.directory import Contacts, Professional
 
-Driver = Literal["protocol", "chromium"]
+Driver = Literal["protocol", "chromium", "firefox"]
 
 
 @dataclass
@@ -144,6 +144,21 @@ def make_stage(
             ) from None
 
         browser = ChromiumBrowser(
+            world, workdir, middleware=scenario.uses_card_in_browser, headless=headless,
+            refused=lambda: stage.pin_refused(),
+        )  # fmt: skip
+    elif driver == "firefox":
+        try:
+            from harness.drivers.firefox import FirefoxBrowser
+        except ImportError as exc:  # marionette-driver comes with the [firefox] extra only
+            from harness.drivers.firefox import FirefoxUnavailable
+
+            raise FirefoxUnavailable(
+                f"--driver firefox needs marionette-driver ({exc.name} is not installed): "
+                "pip install 'cps-harness[firefox]'"
+            ) from None
+
+        browser = FirefoxBrowser(
             world, workdir, middleware=scenario.uses_card_in_browser, headless=headless,
             refused=lambda: stage.pin_refused(),
         )  # fmt: skip
