@@ -82,22 +82,11 @@ run_tests() {
   [ "$rc" -ne 5 ] || die "pytest collected no tests"
   return "$rc"
 }
-firefox_policy() {
-  # Firefox loads OpenSC the way an administrator deploys it: the SecurityDevices enterprise policy.
-  "$PY" -m harness.drivers.firefox_policy check && return 0
-  if [ "$(id -u)" -eq 0 ]; then
-    "$PY" -m harness.drivers.firefox_policy install
-  else
-    die "Firefox's policy is missing. Run as root: sudo python3 -m harness.drivers.firefox_policy install"
-  fi
-}
-
 command=${1:-}
 [ -n "$command" ] || die "usage: ./bootstrap.sh run|test|doctor|setup [args]"
 shift
 system_packages
 chromium_policy
-firefox_policy
 python_env
 case "$command" in
   run) exec "$VENV/bin/cps-harness" run "$@" ;;

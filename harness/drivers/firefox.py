@@ -5,8 +5,11 @@ NSS profile, its own way of loading PKCS#11 modules, its own certificate choice,
 error pages. Each scenario gets a fresh profile: its NSS database trusts the world's TLS CA
 (certutil), ``user.js`` maps the sites' real host names to loopback (``network.dns.localDomains``:
 Firefox has no ``--host-resolver-rules``; the ports stay in the URLs, as with Chromium), picks the
-client certificate by itself ("Select Automatically") and asks for French. OpenSC comes from the
-``SecurityDevices`` enterprise policy (``firefox_policy``), as an administrator deploys it.
+client certificate by itself ("Select Automatically") and asks for French. OpenSC is registered in
+the profile's NSS database (modutil) when the scenario's workstation has the middleware: the
+``SecurityDevices`` enterprise policy works too (measured), but Debian reads it machine-wide
+(``/etc/firefox/policies/policies.json``), so every Firefox of every scenario had OpenSC, the
+"middleware absent" paths too (G3-03 then hung with no page).
 
 The client is ``marionette_driver``, Mozilla's own Python client for Marionette, Firefox's built-in
 remote protocol: Playwright needs its own patched Firefox, and geckodriver is neither in Debian
@@ -16,8 +19,9 @@ virtual card meanwhile.
 A scenario that uses the card runs Firefox headful on a private Xvfb (headless Firefox waits forever
 at its PIN prompt, measured): the PIN is typed into Firefox's own "Mot de passe nécessaire" dialog with
 xdotool and the dialog is photographed for the report. Other scenarios run headless unless asked.
-A wrong or blocked PIN makes Firefox ask again; the driver watches the card's answers and closes the
-browser as soon as the card refuses a PIN, reporting why.
+A wrong PIN makes Firefox ask again: the driver closes the browser when the dialog comes back,
+reporting the card's refusal. A blocked card is not asked again: Firefox sends no certificate.
+On steps that do not mean to use the card, a PIN prompt is cancelled, as a person without a PIN would.
 """
 
 from __future__ import annotations
@@ -35,11 +39,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from harness.drivers.base import Browser
-from harness.drivers.firefox_policy import POLICY_PATH, policy_installed
 from harness.drivers.page import parse_page
-from harness.drivers.xscreen import find_window, grab_screen, start_xvfb, stop, type_into
+from harness.drivers.xscreen import find_window, grab_screen, press, start_xvfb, stop, type_into
 from harness.errors import DriverError, SetupError
-from harness.middleware import client_env, run_tool
+from harness.middleware import OPENSC_MODULE, client_env, run_tool
 from harness.system import FIREFOX, FIREFOX_FRENCH
 from harness.world.assembly import World
 
@@ -55,6 +58,8 @@ PIN_DIALOG = "^Mot de passe nécessaire"
 with ``xdotool getwindowname``; English: "Password Required"). Its text: "Veuillez vous authentifier sur
 le périphérique de sécurité (<the PIN's label>)"."""
 ERROR_PAGES = ("about:neterror", "about:certerror")
+RETYPE_AFTER = 3.0
+"""Seconds after the PIN was typed before a PIN dialog still open is typed into again (its keys were lost)."""
 NSS_NOTICES = 1.2
 """NSS looks at a slot's token at most once a second: a card inserted or removed is seen after that."""
 WINDOW = (1024, 720)
@@ -100,7 +105,7 @@ class FirefoxUnavailable(SetupError):
 
 
 def check_prerequisites() -> None:
-    missing = [tool for tool in (FIREFOX, "/usr/bin/certutil") if not os.path.exists(tool)]
+    missing = [tool for tool in (FIREFOX, "/usr/bin/certutil", "/usr/bin/modutil") if not os.path.exists(tool)]
     if missing:
         raise FirefoxUnavailable(
             f"missing {', '.join(missing)}: run ./bootstrap.sh setup (Debian: firefox-esr, libnss3-tools)"
@@ -108,11 +113,6 @@ def check_prerequisites() -> None:
     if not os.path.exists(FIREFOX_FRENCH):
         raise FirefoxUnavailable(
             f"missing {FIREFOX_FRENCH}, Firefox's French UI: run ./bootstrap.sh setup (Debian: firefox-esr-l10n-fr)"
-        )
-    if not policy_installed():
-        raise FirefoxUnavailable(
-            f"Firefox's policy {POLICY_PATH} is missing (it registers OpenSC): run, as root, "
-            "python3 -m harness.drivers.firefox_policy install"
         )
 
 
@@ -141,6 +141,8 @@ class FirefoxBrowser(Browser):
         self._xvfb: asyncio.subprocess.Process | None = None
         self._display: str | None = None
         self._typed = False
+        self._typed_window: str | None = None
+        self._typed_at = 0.0
         self._changed_at = -NSS_NOTICES
 
     # -- the browser process -----------------------------------------------------------------------
@@ -174,6 +176,11 @@ class FirefoxBrowser(Browser):
             await run_tool(
                 "certutil", "-A", "-d", f"sql:{self.profile}", "-n", "cps-harness TLS CA", "-t", "C,,",
                 "-i", str(self.world.ca_bundle), env=env,
+            )  # fmt: skip
+        if self.middleware:
+            await run_tool(
+                "modutil", "-dbdir", f"sql:{self.profile}", "-add", "CPS (OpenSC)", "-libfile", OPENSC_MODULE,
+                "-force", env=env,
             )  # fmt: skip
         (self.profile / "user.js").write_text(user_js(self.world), encoding="utf-8")
 
@@ -237,6 +244,7 @@ class FirefoxBrowser(Browser):
         fresh = self._client is None
         client = await self._ensure()
         self._typed = False
+        self._typed_window = None
         loop = asyncio.get_running_loop()
         if not fresh:
             await asyncio.sleep(max(0.0, self._changed_at + NSS_NOTICES - loop.time()))
@@ -247,14 +255,11 @@ class FirefoxBrowser(Browser):
             done, _ = await asyncio.wait({task}, timeout=POLL)
             if done:
                 break
-            if pin is not None:
-                reason = self.refused()
-                if reason is not None:
-                    await self._shutdown()
-                    self.failed(f"{reason}; Firefox asks for the PIN again and again: the browser was closed")
-                    return
-                if not self.headless:
-                    await self._answer_pin_dialog(pin)
+            if not self.headless and await self._answer_pin_dialog(pin):
+                await self._shutdown()
+                reason = self.refused() or "the PIN dialog came back"
+                self.failed(f"{reason}; Firefox asks for the PIN again: the browser was closed")
+                return
             if loop.time() > deadline:
                 await self._shutdown()
                 self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
@@ -275,17 +280,15 @@ class FirefoxBrowser(Browser):
                 state = None  # Firefox is busy (a prompt, a handshake): asked again until the deadline
             if isinstance(state, list) and len(state) == 5:  # None while a document is being replaced
                 old, ready, url = bool(state[0]), str(state[1]), str(state[2])
-                if not old and ready == "complete":
+                # about:blank: the start page, still loading when a new browser got its first order
+                if not old and ready == "complete" and url != "about:blank":
                     html, status = str(state[3]), int(state[4])
                     break
-            if pin is not None:
-                reason = self.refused()
-                if reason is not None:
-                    await self._shutdown()
-                    self.failed(f"{reason}; Firefox asks for the PIN again and again: the browser was closed")
-                    return
-                if not self.headless:
-                    await self._answer_pin_dialog(pin)
+            if not self.headless and await self._answer_pin_dialog(pin):
+                await self._shutdown()
+                reason = self.refused() or "the PIN dialog came back"
+                self.failed(f"{reason}; Firefox asks for the PIN again: the browser was closed")
+                return
             if loop.time() > deadline:
                 await self._shutdown()
                 self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
@@ -377,17 +380,40 @@ class FirefoxBrowser(Browser):
             return None
         return base64.b64decode(data)
 
-    async def _answer_pin_dialog(self, pin: str) -> None:
-        """Headful: photograph Firefox's PIN prompt and type the PIN into it, once per step."""
-        if self._typed or self._display is None:
-            return
+    async def _answer_pin_dialog(self, pin: str | None) -> bool:
+        """Headful: photograph Firefox's PIN prompt and type the PIN into it, once per step.
+
+        Firefox offers the card to any site that asks for a certificate, not only on the steps that
+        mean to use it (``pin`` None): there the professional has no PIN to give and cancels, and
+        Firefox then sends no certificate (the "aucun certificat" page).
+
+        True when Firefox asks again after the PIN was typed (measured: a wrong PIN, 63Cx); a blocked
+        card (6983) is not asked again, Firefox sends no certificate. Asked again, the driver closes the
+        browser: the step's PIN was refused and typing it again would spend another try."""
+        if self._display is None:
+            return False
         window = await find_window(self._display, PIN_DIALOG)
         if window is None:
-            return
+            return False
+        loop = asyncio.get_running_loop()
+        first = window != self._typed_window
+        if not first:
+            if loop.time() < self._typed_at + RETYPE_AFTER:
+                return False
+            # still open: the keys were lost (a loaded machine), no PIN reached the card; the field is replaced
+        elif self._typed:
+            return True
         self._typed = True
-        await asyncio.sleep(0.3)  # let the dialog paint before the photograph
-        self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
-        await type_into(self._display, window, pin)
+        self._typed_window = window
+        self._typed_at = loop.time()
+        if first:
+            await asyncio.sleep(0.3)  # let the dialog paint before the photograph
+            self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
+        if pin is None:
+            await press(self._display, window, "Escape")
+        else:
+            await type_into(self._display, window, pin)
+        return False
 
 
 def _connect(port: int) -> Any:

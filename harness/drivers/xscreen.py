@@ -86,9 +86,22 @@ async def find_window(display: str, name: str) -> str | None:
 
 
 async def type_into(display: str, window: str, text: str) -> None:
-    """Focus ``window``, type ``text`` and press Enter, as a person at the keyboard."""
+    """Focus ``window``, type ``text`` (over whatever the field held) and press Enter, as a person at the keyboard."""
     env = {**os.environ, "DISPLAY": display}
-    for command in (["windowfocus", "--sync", window], ["type", "--delay", "30", text], ["key", "Return"]):
+    for command in (
+        ["windowfocus", "--sync", window],
+        ["key", "ctrl+a"],
+        ["type", "--delay", "30", text],
+        ["key", "Return"],
+    ):
+        xdotool = await asyncio.create_subprocess_exec("xdotool", *command, env=env)
+        await asyncio.wait_for(xdotool.wait(), XDOTOOL_TIMEOUT)
+
+
+async def press(display: str, window: str, key: str) -> None:
+    """Focus ``window`` and press ``key`` (Escape: a person's "Annuler")."""
+    env = {**os.environ, "DISPLAY": display}
+    for command in (["windowfocus", "--sync", window], ["key", key]):
         xdotool = await asyncio.create_subprocess_exec("xdotool", *command, env=env)
         await asyncio.wait_for(xdotool.wait(), XDOTOOL_TIMEOUT)
 
