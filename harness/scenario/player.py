@@ -3,8 +3,8 @@
 The player builds the stage (world, browser, cards), seeds the world from the personas, then for
 each step asks the action's handler (``harness/scenario/actions``) to play it and checks the step's
 expectations (``expect.py``). ``browser.*`` steps go to a driver (``harness/drivers``): the protocol
-driver (an HTTP client; card TLS through curl, OpenSSL's PKCS#11 engine and OpenSC) or the Chromium
-driver (the real browser, NSS and OpenSC). Either way the card signs on the card.
+driver (an HTTP client; card TLS through curl, OpenSSL's PKCS#11 engine and OpenSC), the Chromium
+driver or the Firefox driver (real browsers, NSS and OpenSC). Either way the card signs on the card.
 
 A step fails (the scenario fails, the run goes on) when it raises ``StepFailed``, times out or
 loses its connection; anything else it raises is a bug of the harness, recorded as an error with its
