@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.scenario.actions import ACTIONS
-from harness.scenario.french import action_words, request_failure
+from harness.scenario.french import action_words, page_address, request_failure
 from harness.scenario.model import Scenario, Step
 from harness.trainer.live import Live, Shown
 from harness.trainer.own_browser import has_display
@@ -75,16 +75,25 @@ def shown_json(shown: Shown, number: int, driver: str) -> dict[str, Any]:
 
 def view(live: Live) -> dict[str, Any] | None:
     """The professional's screen after the last thing played: a PNG when the driver took one, else
-    the page's HTML (shown in a sandboxed frame), else the browser's error in words."""
+    the page's HTML (shown in a sandboxed frame), else the browser's error in words; its address as
+    the professional's address bar shows it (the site's name, not the world's loopback port)."""
     for number in range(len(live.shown), 0, -1):
         shown = live.shown[number - 1]
         event = shown.event
         if event.screenshots:
-            return {"kind": "png", "src": f"/api/view/{number}.png", "url": event.url}
+            return {"kind": "png", "src": f"/api/view/{number}.png", "url": page_address(event.url)}
         if event.snapshot:
-            return {"kind": "html", "html": shown.page or event.snapshot, "url": event.url}
+            return {"kind": "html", "html": shown.page or event.snapshot, "url": page_address(event.url)}
         if shown.client_error:
             return {"kind": "error", "text": browser_error(shown.client_error, event.apdus)}
+    return None
+
+
+def phone_view(live: Live) -> dict[str, str] | None:
+    """The professional's phone after the last step played, for paths with the e-CPS app."""
+    for shown in reversed(live.shown):
+        if shown.phone:
+            return {"device": shown.device, "html": shown.phone}
     return None
 
 
@@ -130,6 +139,7 @@ def state(live: Live) -> dict[str, Any]:
         "path": path,
         "last": shown_json(last, len(live.shown), live.driver) if last is not None else None,
         "view": view(live),
+        "phone": phone_view(live),
         "allowed": sorted(op.value for op in allowed),
         "next": following(scenario, session.position),
         "switches": [

@@ -58,6 +58,10 @@ class Shown:
     """The live fault this step played (not a step of the path)."""
     page: str = ""
     """The page's HTML with its stylesheets and images inside (shown when the driver took no picture)."""
+    phone: str = ""
+    """The e-CPS app's screen on the professional's phone after the step, self-contained (paths with a phone)."""
+    device: str = ""
+    """Which phone ``phone`` shows."""
 
 
 @dataclass
@@ -184,28 +188,44 @@ class Live:
             step = with_pin(through.scenario.steps[index - 1], self.session.wrong_pin_at(index))
             event = await through.step(step)
             failed = through.stage.client_error if through.stage.request_failed else ""
-            self.shown.append(Shown(event, step, failed, page=await self._page_of(event)))
+            device, phone = await self._phone_after(step)
+            self.shown.append(Shown(event, step, failed, page=await self._page_of(event), phone=phone, device=device))
             if plan.fresh:
                 await self._faults_after(index)
         return through.position
+
+    async def _fetch(self, url: str) -> tuple[str, bytes] | None:
+        """A page, stylesheet or image of the world (its type and bytes), or None: not there, too big, too slow."""
+        http = self._through().stage.http
+        try:
+            async with asyncio.timeout(ASSET_TIMEOUT), http.get(url) as reply:
+                body = await reply.content.read(MAX_ASSET + 1)
+                if reply.status != 200 or len(body) > MAX_ASSET:
+                    return None
+                return reply.content_type, body
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None  # not the world's, or not there: left out
 
     async def _page_of(self, event: Event) -> str:
         """The step's page, self-contained, when there is no picture of it."""
         if event.screenshots or not event.snapshot:
             return ""
-        http = self._through().stage.http
+        return await self_contained(event.snapshot, event.url, self._fetch)
 
-        async def fetch(url: str) -> tuple[str, bytes] | None:
-            try:
-                async with asyncio.timeout(ASSET_TIMEOUT), http.get(url) as reply:
-                    body = await reply.content.read(MAX_ASSET + 1)
-                    if reply.status != 200 or len(body) > MAX_ASSET:
-                        return None
-                    return reply.content_type, body
-            except (aiohttp.ClientError, TimeoutError, ValueError):
-                return None  # not the world's, or not there: left out
-
-        return await self_contained(event.snapshot, event.url, fetch)
+    async def _phone_after(self, step: Step) -> tuple[str, str]:
+        """The phone the step acted on (else the path's first one) and its e-CPS app screen, self-contained;
+        nothing for a path without a phone. Attendees see the phone beside the computer, as in the guide."""
+        through = self._through()
+        stage = through.stage
+        if not any(s.entry.on_phone for s in through.scenario.steps) or not stage.phones:
+            return "", ""
+        named = getattr(step.args, "device", None) if step.entry.on_phone else None
+        device = named if isinstance(named, str) and named in stage.phones else stage.phones[0]
+        url = stage.world.phones([device]).get(device)
+        fetched = await self._fetch(url) if url else None
+        if fetched is None or fetched[0] != "text/html":
+            return device, ""
+        return device, await self_contained(fetched[1].decode("utf-8", "replace"), url or "", self._fetch)
 
     def _through(self) -> Playthrough:
         if self.through is None:

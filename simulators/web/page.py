@@ -15,7 +15,6 @@ in the report's iframe or in a screenshot taken without the server.
 from __future__ import annotations
 
 import functools
-import html
 from importlib.resources import files
 from typing import Any
 
@@ -54,14 +53,6 @@ ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
 )
 ENVIRONMENT.globals.update(stylesheet=stylesheet, banner=BANNER)
-
-STYLE = str(stylesheet("base"))
-"""The base stylesheet's text: ``harness/diagnose/render.py`` still inlines it in its own page."""
-
-
-def text(value: object) -> str:
-    """HTML-escaped text (for ``harness/diagnose/render.py``, which still builds its page by hand)."""
-    return html.escape(str(value), quote=True)
 
 
 def render(template: str, screen: Screen, *, status: int = 200, **context: Any) -> web.Response:

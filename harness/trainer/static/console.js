@@ -57,6 +57,7 @@ function draw(s) {
   show($("probleme"), s.problem);
   show($("avis"), s.notice);
   $("parcours").hidden = !s.path;
+  drawPhone(s.path ? s.phone : null);
   if (!s.path) return setBusy(busy);
   const p = s.path;
   $("titre").textContent = `${p.id} — ${p.title}`;
@@ -134,6 +135,22 @@ function drawView(v, played) {
     p.textContent = v.text;
     screen.append(p);
   }
+}
+
+function drawPhone(phone) {
+  const box = $("telephone");
+  const screen = $("telephone-ecran");
+  box.hidden = !phone;
+  if (!phone) return screen.replaceChildren();
+  $("appareil").textContent = phone.device;
+  let frame = screen.querySelector("iframe");
+  if (!frame) {
+    frame = document.createElement("iframe");
+    frame.setAttribute("sandbox", "");
+    frame.title = "Écran du téléphone";
+    screen.append(frame);
+  }
+  if (frame.srcdoc !== phone.html) frame.srcdoc = phone.html;
 }
 
 function drawSwitches(s) {

@@ -314,3 +314,21 @@ async def test_a_bug_of_the_harness_is_shown_not_a_500(
     state = await post(client, "next")
     assert state["problem"] == "Erreur du harnais (un défaut de cps-harness, pas du parcours) : RuntimeError: a bug"
     assert "Traceback" not in json.dumps(state) and live.through is None
+
+
+async def test_the_phone_beside_the_computer(console: tuple[Client, Live]) -> None:
+    """A path with the e-CPS app shows the phone's own screen after each step: G3-01's QR code scanned,
+    the phone shows the code the professional types; a path without a phone shows none."""
+    client, _ = console
+    state = await post(client, "start", {"scenario": "G3-01", "driver": "protocol"})
+    assert state["phone"] is None  # nothing played yet
+    while state["last"] is None or state["last"]["action"] != "phone.scan":
+        state = await post(client, "next")
+    phone = state["phone"]
+    assert phone is not None and phone["device"] == "telephone-1"
+    assert 'data-app-screen="code"' in phone["html"] and "data-code=" in phone["html"]
+    assert "<link" not in phone["html"]  # self-contained: the frame runs no request of its own
+    assert state["view"]["url"] == "https://wallet.esw.esante.gouv.fr/carte"  # the real name, not the port
+    state = await post(client, "start", {"scenario": "G6-02", "driver": "protocol"})
+    state = await post(client, "next")
+    assert state["phone"] is None
