@@ -51,8 +51,6 @@ NAVIGATION_TIMEOUT = 20.0
 LAUNCH_TIMEOUT = 30.0
 """Seconds Firefox may take to start and open Marionette's port."""
 POLL = 0.1
-SCRIPT_TIMEOUT = 2.0
-"""Seconds one look at the page may take (Firefox may be busy with a prompt or a handshake)."""
 PIN_DIALOG = "^Mot de passe nécessaire"
 """The window name of Firefox's PIN prompt in French ("Mot de passe nécessaire - Mozilla Firefox", seen
 with ``xdotool getwindowname``; English: "Password Required"). Its text: "Veuillez vous authentifier sur
@@ -261,6 +259,8 @@ class FirefoxBrowser(Browser):
                 self.failed(f"{reason}; Firefox asks for the PIN again: the browser was closed")
                 return
             if loop.time() > deadline:
+                if self._display is not None:  # the report shows what was on screen when the step gave up
+                    self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
                 await self._shutdown()
                 self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
                 return
@@ -273,11 +273,19 @@ class FirefoxBrowser(Browser):
         loop = asyncio.get_running_loop()
         url = html = ""
         status = 200
+        pending: asyncio.Future[Any] | None = None
         while True:
-            try:
-                state = await asyncio.wait_for(asyncio.to_thread(_script, client, DOCUMENT), SCRIPT_TIMEOUT)
-            except TimeoutError:
-                state = None  # Firefox is busy (a prompt, a handshake): asked again until the deadline
+            # One Marionette call at a time: Firefox answers none while its PIN prompt is open, and a
+            # call given up on would leave its thread blocked on the client's socket (a loaded machine
+            # ran out of threads, the dialog's photograph then never came).
+            if pending is None:
+                pending = asyncio.ensure_future(asyncio.to_thread(_script, client, DOCUMENT))
+            state = None
+            done, _ = await asyncio.wait({pending}, timeout=POLL)
+            if done:
+                task, pending = pending, None
+                with contextlib.suppress(Exception):  # a document being replaced: looked at again
+                    state = task.result()
             if isinstance(state, list) and len(state) == 5:  # None while a document is being replaced
                 old, ready, url = bool(state[0]), str(state[1]), str(state[2])
                 # about:blank: the start page, still loading when a new browser got its first order
@@ -290,10 +298,13 @@ class FirefoxBrowser(Browser):
                 self.failed(f"{reason}; Firefox asks for the PIN again: the browser was closed")
                 return
             if loop.time() > deadline:
+                if self._display is not None:  # the report shows what was on screen when the step gave up
+                    self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
                 await self._shutdown()
                 self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
                 return
-            await asyncio.sleep(POLL)
+            if pending is None:
+                await asyncio.sleep(POLL)
         if url.startswith(ERROR_PAGES):
             await self._read_error_page(client, url)
             return

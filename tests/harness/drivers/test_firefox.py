@@ -77,14 +77,17 @@ def test_card_signs_after_the_pin_is_typed_into_firefoxs_dialog(tmp_path: Path) 
 
 
 @pytest.mark.e2e
-def test_a_signature_failure_is_firefoxs_error_page(tmp_path: Path) -> None:
-    """G6-02: the card answers 6F00 to INTERNAL AUTHENTICATE; Firefox shows its own error page, in French."""
+def test_a_signature_failure_leaves_firefox_loading_a_blank_tab(tmp_path: Path) -> None:
+    """G6-02: the card answers 6F00 to INTERNAL AUTHENTICATE; Firefox shows no error page, it keeps loading.
+
+    Chromium shows ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED here; Firefox ESR 153 neither ends the load nor
+    shows about:neterror (measured), so the driver closes it at its deadline and the step fails."""
     result = run_in_firefox("G6-02", tmp_path)
     assert result.ok, failure(result)
     event = next(e for e in result.events if "INTERNAL AUTHENTICATE -> 6F00" in "\n".join(e.apdus))
-    [words] = [line for line in event.http if line.startswith("(Firefox's error page")]
-    assert "about:neterror" in words and "connexion" in words.lower(), words
-    assert event.screenshots, "Firefox's error page is in the report"
+    assert "no page after 20 s: the browser was closed" in event.detail
+    assert not any(line.startswith("(Firefox's error page") for line in event.http)
+    assert event.screenshots, "the PIN dialog, then the screen when the driver gave up"
 
 
 @pytest.mark.e2e
