@@ -106,3 +106,11 @@ def test_generated_professionals_are_valid_and_distinct_across_workers() -> None
         assert identifiers.valid_rpps(rpps) if rpps else identifiers.valid_adeli(adeli)
         assert person.national_id == identifiers.national_id(rpps=rpps, adeli=adeli)
     assert any("adeli" in p.record for p in people) and any("rpps" in p.record for p in people)
+
+
+def test_without_locust_it_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("harness.cli.load.find_spec", lambda name: None)
+    assert main(["load", "--target", "http://127.0.0.1:8000", "--headless"]) == 2
+    assert "pip install 'cps-harness[load]'" in capsys.readouterr().out
