@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import random
 import re
 import socket
 import time
@@ -38,6 +37,7 @@ from locust import HttpUser, constant, events, task
 from locust.env import Environment
 
 from harness.load.directory import PASSWORD, professional, serial_for
+from harness.load.phone import answer_for
 
 HTTP_TIMEOUT = 30.0
 """Seconds for one request: a loaded world answers slowly, but never never."""
@@ -101,8 +101,11 @@ class Professional(HttpUser):
                     raise RuntimeError(f"POST {path} answered {reply.status_code}: {reply.text[:200]}")
 
     def _phone_answer(self) -> str:
-        draw = random.random()
-        return "refused" if draw < REFUSE else "ignored" if draw < REFUSE + IGNORE else "approved"
+        """This login's answer, from ``answer_for`` over the user's logins counted from its serial: the
+        shares are exact over any run of logins, and the first logins of many users already hold them."""
+        self.logins = getattr(self, "logins", self.me.serial)
+        self.logins += 1
+        return answer_for(self.logins - 1, REFUSE, IGNORE)
 
     @task
     def login(self) -> None:

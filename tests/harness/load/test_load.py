@@ -16,6 +16,7 @@ import pytest
 
 from harness.cli.main import main
 from harness.load.directory import BLOCK, professional, serial_for
+from harness.load.phone import answer_for
 from harness.world.host import WorldHost
 from harness.world.resolver import WorldTransport
 from harness.world.sites import start_site
@@ -32,8 +33,9 @@ def stats(prefix: Path) -> dict[str, dict[str, str]]:
 
 
 def test_a_short_headless_load_logs_professionals_into_the_webapp(tmp_path: Path) -> None:
-    """20 users for 10 s, a fifth of the pushes refused: every login ends as its answer says, the
-    refusals reach the app's callback as access_denied, and the app holds a session per approval."""
+    """20 users for 10 s, a fifth of the pushes refused and a tenth ignored: every login ends as its
+    answer says (the refusals reach the app's callback as access_denied, the ignored ones stay on
+    PSC's waiting page), and the app holds a session per approval."""
     example = load_example()
     with WorldHost(cards=False) as world:
         pki = world.world.pki
@@ -51,7 +53,7 @@ def test_a_short_headless_load_logs_professionals_into_the_webapp(tmp_path: Path
             done = subprocess.run(
                 [sys.executable, "-m", "harness.cli.main", "load", "--world", str(description),
                  "--target", site.url, "--users", "20", "--spawn-rate", "20", "--run-time", "10s",
-                 "--think", "0.2", "--refuse", "0.2", "--headless", "--csv", str(tmp_path / "run"),
+                 "--think", "0.2", "--refuse", "0.2", "--ignore", "0.1", "--headless", "--csv", str(tmp_path / "run"),
                  "--client-id", "charge", "--client-secret", "s3cret-charge", "--redirect-uri", settings.redirect_uri],
                 capture_output=True, text=True, timeout=LOAD_TIMEOUT, check=False, env={**os.environ},
             )  # fmt: skip
@@ -63,10 +65,10 @@ def test_a_short_headless_load_logs_professionals_into_the_webapp(tmp_path: Path
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "login approved" in done.stdout + done.stderr  # Locust's own table
     rows = stats(tmp_path / "run")
-    approved, refused = rows["login approved"], rows["login refused"]
-    assert int(approved["Request Count"]) > 20 and int(refused["Request Count"]) > 0
+    counts = {answer: int(rows[f"login {answer}"]["Request Count"]) for answer in ("approved", "refused", "ignored")}
+    assert min(counts.values()) > 0 and sum(counts.values()) >= 20  # every user logged in at least once
     assert rows["Aggregated"]["Failure Count"] == "0"
-    assert "login ignored" not in rows
+    approved = rows["login approved"]
     # the app really logged them in: one session per approved login, each a professional of the directory
     assert len(logged_in) >= int(approved["Request Count"])
     generated = {p.national_id for p in directory}
@@ -114,3 +116,11 @@ def test_without_locust_it_says_what_to_install(
     monkeypatch.setattr("harness.cli.load.find_spec", lambda name: None)
     assert main(["load", "--target", "http://127.0.0.1:8000", "--headless"]) == 2
     assert "pip install 'cps-harness[load]'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("refuse", "ignore"), [(0.2, 0.1), (0.05, 0.02), (0.3, 0.7), (1.0, 0.0), (0.0, 0.0)])
+def test_the_phones_answers_hold_the_shares_over_any_run(refuse: float, ignore: float) -> None:
+    for start, count in ((0, 100), (7, 40), (123, 1000)):
+        answers = [answer_for(i, refuse, ignore) for i in range(start, start + count)]
+        assert abs(answers.count("refused") - refuse * count) <= 1
+        assert abs(answers.count("ignored") - ignore * count) <= 2
