@@ -93,6 +93,7 @@ class Professional(HttpUser):
     def on_start(self) -> None:
         self.client.verify = WORLD["ca_bundle"]
         self.me = professional(serial_for(_worker_index(self.environment), next(_numbers)))
+        self.logins = self.me.serial  # users start at different points of the answers' cycle
         # the directory record and the e-CPS on this professional's own phone (not timed: set-up)
         with requests.Session() as admin:
             for path, body in (("/admin/directory", self.me.record), ("/admin/ecps", self.me.ecps())):
@@ -103,7 +104,6 @@ class Professional(HttpUser):
     def _phone_answer(self) -> str:
         """This login's answer, from ``answer_for`` over the user's logins counted from its serial: the
         shares are exact over any run of logins, and the first logins of many users already hold them."""
-        self.logins = getattr(self, "logins", self.me.serial)
         self.logins += 1
         return answer_for(self.logins - 1, REFUSE, IGNORE)
 
