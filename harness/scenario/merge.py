@@ -78,8 +78,8 @@ def merge(shards: Sequence[tuple[str, RunRecord]]) -> Merged:
                 )
             elif known.digest != planned.digest:
                 problems.append(
-                    f"{planned_id}: {name} played another version of the file than {first_name} "
-                    f"({planned.path} differs from {known.path}): merge shards of one catalogue version"
+                    f"{planned_id}: {name} played another version of the file than {first_name} (their SHA-256 "
+                    "differ): merge shards of one catalogue version"
                 )
         for planned_id in first.selection.keys() - record.selection.keys():
             problems.append(
