@@ -196,16 +196,16 @@ def main(
     driver: Driver = "protocol", headless: bool = True, screenshots: bool = False, shard: Shard | None = None,
     durations: Path | None = None,
 ) -> int:  # fmt: skip
+    if durations is not None and shard is None:
+        console.print("[red]✘[/] --durations balances shards: give --shard I/N with it", highlight=False)
+        return 2
+    times = read_durations(durations) if durations is not None else None  # InputError: main prints it, exit 2
     try:
         check_report_dir(report_dir)
     except ReportDirError as exc:
         console.print(f"[red]✘[/] {escape(str(exc))}", highlight=False)
         console.print("nothing ran")
         return 2
-    if durations is not None and shard is None:
-        console.print("[red]✘[/] --durations balances shards: give --shard I/N with it", highlight=False)
-        return 2
-    times = read_durations(durations) if durations is not None else None  # InputError: main prints it, exit 2
     results, problems, wall = asyncio.run(
         run_all(
             targets,
