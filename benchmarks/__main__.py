@@ -11,6 +11,8 @@ marks its rows "not measured" and says how to install it). Groups:
 - ``tls``: curl GET with TLS client authentication, key on the token, our card vs SoftHSM2;
 - ``psc``: complete OIDC logins per second, PSC's e-CPS flow vs oidc-provider-mock
   (``pip install -e '.[bench]'``);
+- ``peer``: complete OIDC code+PKCE logins per second, PSC's e-CPS flow vs panva's oidc-provider
+  doing the same code flow with the same client code (``(cd benchmarks/oidc_provider && npm ci)``);
 - ``world``: world cold start, against a bare pcscd stack start;
 - ``check``: ``check`` of a generated 2,000-step file, against the same steps in small files, and
   against libyaml reading the same text;
@@ -38,12 +40,12 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import card, check, memory, psc, softhsm, suite, world
+from benchmarks import card, check, memory, peer, psc, softhsm, suite, world
 from benchmarks.common import RESULTS, Row, leaves, machine
 from benchmarks.report import print_notes, table, write_json
 from harness.pki import Pki
 
-GROUPS = ("card", "softhsm", "tls", "psc", "world", "check", "suite", "memory")
+GROUPS = ("card", "softhsm", "tls", "psc", "peer", "world", "check", "suite", "memory")
 """In the table's order; they run in this order too, except that the suites go last: Chromium's
 processes load the machine for a while after they end, and no other row should pay for it."""
 DEFAULT_JSON = RESULTS / "results.json"
@@ -128,6 +130,16 @@ def run_psc(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[list[
     return psc.rows(runs, options), psc.payload(runs, options)
 
 
+def run_peer(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[list[Row], Any]:
+    concurrency = args.psc_concurrency.split(",")
+    options = psc.parse_args(["--n", str(args.psc_n), "--reps", str(args.reps), "--concurrency", *concurrency])
+    try:
+        runs = asyncio.run(peer.collect(options, Pki(), log))
+    except peer.Missing as missing:
+        raise Missing(str(missing)) from None
+    return peer.rows(runs, options), peer.payload(runs)
+
+
 def run_world(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[list[Row], Any]:
     times = asyncio.run(world.measure(2 * args.reps, log))
     return world.rows(times), times
@@ -161,6 +173,7 @@ RUNNERS: dict[str, Runner] = {
     "softhsm": run_softhsm(("pkcs11",)),
     "tls": run_softhsm(("tls",)),
     "psc": run_psc,
+    "peer": run_peer,
     "world": run_world,
     "check": run_check,
     "suite": run_suite,

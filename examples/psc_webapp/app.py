@@ -7,12 +7,18 @@ expiry), then userinfo. PSC's access tokens last 120 s: ``/profil`` reads userin
 PSC says the token is no longer valid, uses the refresh token (rotated at each use, as Keycloak
 does) — the new id_token must name the same professional (OpenID Connect Core §12.2); when the
 session is over (refresh token expired or revoked: ``invalid_grant``) it logs in again. Run it
-against a cps-harness world (see README.md) or the real PSC.
+against a cps-harness world (see README.md) or the real PSC; ``python app.py --world world.json`` serves
+it against a world started by ``cps-harness serve --json > world.json`` (what ``cps-harness load``
+drives in docs/performance.md).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import re
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,3 +185,37 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/callback", callback)
     app.router.add_get("/profil", profile)
     return app
+
+
+def main() -> None:
+    """Serve the app against a running world (``cps-harness serve --json``'s line in a file): its PSC
+    reached by the world's host names, resolved as its ``host_resolver_rules`` say, and its CA trusted;
+    the app registered at the world's PSC through the admin API first."""
+    from harness.world.resolver import WorldTransport  # only this runner needs the harness
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--world", required=True, help="file holding the line `cps-harness serve --json` printed")
+    parser.add_argument("--port", type=int, default=8000, help="loopback port (default 8000)")
+    parser.add_argument("--client-id", default="my-app")
+    parser.add_argument("--client-secret", default=secrets.token_urlsafe(16))
+    args = parser.parse_args()
+    with open(args.world, encoding="utf-8") as file:
+        world = json.load(file)
+    names = dict(re.findall(r"MAP ([^\s,]+) ([^\s,]+)", world["host_resolver_rules"]))
+    context = ssl.create_default_context(cafile=world["ca_bundle"])
+    redirect = f"http://127.0.0.1:{args.port}/callback"
+    registered = httpx2.post(
+        world["admin"] + "/admin/psc/clients", timeout=10,
+        json={"client_id": args.client_id, "client_secret": args.client_secret, "redirect_uris": [redirect],
+              "name": "psc_webapp", "require_pkce": True},
+    )  # fmt: skip
+    registered.raise_for_status()
+    settings = Settings(
+        issuer=world["sites"]["psc"] + "/auth/realms/esante-wallet", client_id=args.client_id,
+        client_secret=args.client_secret, redirect_uri=redirect, transport=lambda: WorldTransport(names, context),
+    )  # fmt: skip
+    web.run_app(make_app(settings), host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness import __version__
-from harness.cli import card, check, demo, diagnose, doctor, run, serve, setup, trainer
+from harness.cli import card, check, demo, diagnose, doctor, load, report, run, serve, setup, trainer
 from harness.errors import InputError, SetupError
 from harness.lifetime import interrupt_on_termination, interrupted_by, interrupted_exit_code, sweep
 
-COMMANDS = (setup, doctor, run, check, serve, trainer, demo, card, diagnose)
+COMMANDS = (setup, doctor, run, report, check, serve, load, trainer, demo, card, diagnose)
 """One module per command, in the order ``--help`` lists them: each has ``add_parser`` and ``run``."""
 
 

@@ -3,6 +3,10 @@
 No result is lost: ``--report`` is checked (and created) before anything runs, and a run stopped by
 Ctrl-C or SIGTERM writes the report and JUnit file of what finished, marked partial, once every world
 is stopped; it then exits 130 (143 for SIGTERM).
+
+``--shard I/N`` plays one part of the selection (``harness.scenario.shard`` says how it is split,
+``--durations`` balances it by a previous run's times); every run also leaves ``results.json``
+beside its reports, from which ``cps-harness report merge`` rebuilds one report of many shards.
 """
 
 from __future__ import annotations
@@ -28,17 +32,21 @@ from harness.scenario.model import Scenario
 if TYPE_CHECKING:
     from harness.drivers.camera import SnapshotCamera
 from harness.scenario.player import Driver, Result, playing, snapshot_camera
-from harness.scenario.report import (
-    Interruption,
-    Redactor,
-    Unfinished,
-    secrets_of,
-    write_html,
-    write_junit,
+from harness.scenario.record import (
+    RESULTS_FILE,
+    InterruptionRecord,
+    PlannedRecord,
+    ShardRecord,
+    UnfinishedRecord,
+    run_record,
+    scenario_record,
+    selection_of,
 )
+from harness.scenario.report import Redactor, secrets_of, secrets_of_scenarios, write_html_record, write_junit_record
+from harness.scenario.shard import Shard, parse_shard, pick, read_durations
 
 DEFAULT_REPORT_DIR = Path("reports")
-REPORT_FILES = ("junit.xml", "report.html")
+REPORT_FILES = ("junit.xml", "report.html", RESULTS_FILE)
 
 
 class ReportDirError(Exception):
@@ -70,16 +78,23 @@ def check_report_dir(report_dir: Path) -> None:
 
 async def run_all(
     targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
-    driver: Driver = "protocol", headless: bool = True, screenshots: bool = False,
+    driver: Driver = "protocol", headless: bool = True, screenshots: bool = False, shard: Shard | None = None,
+    durations: dict[str, float] | None = None,
 ) -> tuple[list[Result], list[str], float]:  # fmt: skip
     loaded, problems = load(find(targets or [str(SCENARIO_DIR)]))
     if problems:
         return [], problems, 0.0
+    selection = selection_of(loaded, Redactor(secrets_of_scenarios(s for _, s in loaded)))
+    if shard is not None:
+        mine = pick((s for _, s in loaded), shard, durations)
+        loaded = [(p, s) for p, s in loaded if s.id in mine]
+        console.print(f"shard {shard}: {len(loaded)} of {len(selection)} scenarios", highlight=False)
     # one headless Chromium draws the protocol driver's pages for the whole run (Chromium has its own)
     camera = snapshot_camera() if screenshots and driver == "protocol" else None
     try:
+        part = ShardRecord(index=shard.index, total=shard.total) if shard else None
         return await _run_loaded(loaded, jobs=jobs, report_dir=report_dir, console=console, driver=driver,
-                                 headless=headless, camera=camera)  # fmt: skip
+                                 headless=headless, camera=camera, selection=selection, shard=part)  # fmt: skip
     finally:
         if camera is not None:
             await camera.close()
@@ -87,7 +102,7 @@ async def run_all(
 
 async def _run_loaded(
     loaded: list[tuple[Path, Scenario]], *, jobs: int, report_dir: Path, console: Console, driver: Driver,
-    headless: bool, camera: SnapshotCamera | None,
+    headless: bool, camera: SnapshotCamera | None, selection: dict[str, PlannedRecord], shard: ShardRecord | None,
 ) -> tuple[list[Result], list[str], float]:  # fmt: skip
     pki = Pki()  # keys cached once; each scenario still gets a fresh world
     started = time.perf_counter()
@@ -141,20 +156,30 @@ async def _run_loaded(
     if live is not None:
         console.print(full_table(progress))
     ordered = [results[s.id] for _, s in loaded if s.id in results]
-    if interrupted is None:
-        write_junit(ordered, report_dir / "junit.xml")
-        write_html(ordered, report_dir / "report.html", wall)
-        return ordered, [], wall
-    interruption = Interruption(
-        interrupted_by().name,
-        [
-            Unfinished(s, p, progress.rows[s.id].state != "waiting", progress.rows[s.id].steps_done)
-            for p, s in loaded
-            if s.id not in results
-        ],
+    redact = Redactor(secrets_of(ordered))
+    interruption = None
+    if interrupted is not None:
+        interruption = InterruptionRecord(
+            signal=interrupted_by().name,
+            unfinished=[
+                UnfinishedRecord(
+                    scenario=scenario_record(s, redact),
+                    path=str(p),
+                    started=progress.rows[s.id].state != "waiting",
+                    steps_done=progress.rows[s.id].steps_done,
+                )
+                for p, s in loaded
+                if s.id not in results
+            ],
+        )
+    record = run_record(
+        ordered, wall_seconds=wall, redact=redact, selection=selection, shard=shard, interruption=interruption
     )
-    write_junit(ordered, report_dir / "junit.xml", interruption)
-    write_html(ordered, report_dir / "report.html", wall, interruption)
+    record.save(report_dir)
+    write_junit_record(record, report_dir / "junit.xml")
+    write_html_record(record, report_dir / "report.html", redact.text)
+    if interruption is None:
+        return ordered, [], wall
     console.print()
     console.print(
         f"[yellow]partial report[/] ({interruption.signal}): {len(ordered)} of {len(loaded)} scenarios finished, "
@@ -162,13 +187,19 @@ async def _run_loaded(
         f"(JUnit: {report_dir / 'junit.xml'})",
         highlight=False,
     )
+    assert interrupted is not None
     raise interrupted  # asyncio.run turns a cancellation back into the KeyboardInterrupt it came from
 
 
 def main(
     targets: Sequence[str], *, jobs: int, report_dir: Path, console: Console,
-    driver: Driver = "protocol", headless: bool = True, screenshots: bool = False,
+    driver: Driver = "protocol", headless: bool = True, screenshots: bool = False, shard: Shard | None = None,
+    durations: Path | None = None,
 ) -> int:  # fmt: skip
+    if durations is not None and shard is None:
+        console.print("[red]✘[/] --durations balances shards: give --shard I/N with it", highlight=False)
+        return 2
+    times = read_durations(durations) if durations is not None else None  # InputError: main prints it, exit 2
     try:
         check_report_dir(report_dir)
     except ReportDirError as exc:
@@ -184,6 +215,8 @@ def main(
             driver=driver,
             headless=headless,
             screenshots=screenshots,
+            shard=shard,
+            durations=times,
         )
     )
     if problems:
@@ -202,7 +235,8 @@ def main(
                 highlight=False,
             )
     console.print(
-        f"{len(results) - len(failed)}/{len(results)} scenarios passed in {wall:.1f} s; "
+        f"{len(results) - len(failed)}/{len(results)} scenarios passed in {wall:.1f} s"
+        f"{f' (shard {shard})' if shard else ''}; "
         f"report: {(report_dir / 'report.html').resolve()}  (JUnit: {report_dir / 'junit.xml'})",
         highlight=False,
     )
@@ -231,11 +265,28 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="a picture of every page with the protocol driver too (its page drawn by one headless Chromium; "
         "needs the [chromium] extra); the Chromium driver always takes them",
     )  # fmt: skip
+    run.add_argument(
+        "--shard", type=_shard, metavar="I/N",
+        help="play shard I of N of the selected scenarios (1-based; the same split on every machine); "
+        "`cps-harness report merge` joins the shards' --report folders",
+    )  # fmt: skip
+    run.add_argument(
+        "--durations", type=Path, metavar="JUNIT",
+        help="with --shard: balance the shards by the scenario times in this JUnit file (a previous run's "
+        "junit.xml); without it, a scenario with card readers weighs 4, any other 1",
+    )  # fmt: skip
     return run
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     return main(
         args.targets, jobs=args.jobs, report_dir=args.report, console=console, driver=args.driver,
-        headless=not args.headful, screenshots=args.screenshots,
+        headless=not args.headful, screenshots=args.screenshots, shard=args.shard, durations=args.durations,
     )  # fmt: skip

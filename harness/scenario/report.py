@@ -19,73 +19,62 @@ actions' table.
 A scenario that ended on a bug of the harness (not on a failed expectation) is a JUnit ``error``,
 not a ``failure``, and the HTML page says so.
 
-A run stopped by Ctrl-C or SIGTERM still reports what finished, marked partial (:class:`Interruption`):
+A run stopped by Ctrl-C or SIGTERM still reports what finished, marked partial (``record.InterruptionRecord``):
 the HTML page's title and summary say so, and in the JUnit file the suite carries the properties
 ``partial=true`` and ``interrupted-by=SIGINT`` while each scenario that did not finish is a test case
 ``skipped`` with the reason (not started, or stopped after step k of n). Skipped rather than ``error``:
 nothing failed in those scenarios and the harness has no bug to report (``error`` means that here),
 and every JUnit reader (Jenkins, GitLab, GitHub's report actions) lists a skipped case with its
 message, while suite properties are read by scripts only; the run's exit code (130, 143) is what fails
-the CI job.
+the CI job. A merge of shards (``report merge``) that lacks a shard reports its scenarios the same
+way, skipped with the missing shard as the reason.
+
+Both files are written from a ``record.RunRecord`` (a run's, or a merge's of several shards'
+``results.json``): what a single run and a merge print is the same code.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from harness.card.profile import load_profile
-from harness.reporting.pictures import data_uri
 from harness.reporting.redact import MASK, Redactor
-from harness.reporting.render import Clean, render
-from harness.scenario.french import page_address, step_story
+from harness.reporting.render import Clean, DataUri, Redact, render
 from harness.scenario.model import Scenario
-from harness.scenario.player import Event, Result
+from harness.scenario.player import Result
+from harness.scenario.record import (
+    InterruptionRecord,
+    ResultRecord,
+    RunRecord,
+    StepRecord,
+    UnfinishedRecord,
+    run_record,
+)
 
-__all__ = ["MASK", "Interruption", "Redactor", "Unfinished", "secrets_of", "write_html", "write_junit"]
-
-
-@dataclass(frozen=True)
-class Unfinished:
-    """A scenario an interrupted run did not finish."""
-
-    scenario: Scenario
-    path: Path
-    started: bool
-    steps_done: int
-    """Steps played to the end before the interruption (0 when it had not started)."""
-
-    @property
-    def reason(self) -> str:
-        if not self.started:
-            return "not started"
-        return f"stopped after step {self.steps_done} of {len(self.scenario.steps)}"
-
-    @property
-    def raison(self) -> str:
-        """The reason, in the report's French."""
-        if not self.started:
-            return "pas commencé"
-        return f"arrêté après l'étape {self.steps_done} sur {len(self.scenario.steps)}"
-
-
-@dataclass(frozen=True)
-class Interruption:
-    """Why a run stopped before its end (``SIGINT``, ``SIGTERM``), and what it did not finish."""
-
-    signal: str
-    unfinished: list[Unfinished]
-
-    def why(self, unfinished: Unfinished) -> str:
-        return f"not run to its end: the run was interrupted ({self.signal}); {unfinished.reason}"
+__all__ = [
+    "MASK",
+    "InterruptionRecord",
+    "Redactor",
+    "UnfinishedRecord",
+    "secrets_of",
+    "secrets_of_scenarios",
+    "write_html",
+    "write_html_record",
+    "write_junit",
+    "write_junit_record",
+]
 
 
 def secrets_of(results: Iterable[Result]) -> set[str]:
+    """The secrets of the results' scenarios (``secrets_of_scenarios``)."""
+    return secrets_of_scenarios(r.scenario for r in results)
+
+
+def secrets_of_scenarios(scenarios: Iterable[Scenario]) -> set[str]:
     """The codes and passwords the scenarios typed or gave the world (4 characters or more: shorter
     ones cannot be told from ordinary text, and no real code is that short).
 
@@ -93,8 +82,7 @@ def secrets_of(results: Iterable[Result]) -> set[str]:
     defaults count, since a card step that names no PIN still types one.
     """
     found: set[str] = set()
-    for result in results:
-        scenario = result.scenario
+    for scenario in scenarios:
         for step in scenario.steps:
             found |= step.entry.secret_values(step.args)
         for persona in scenario.personas.values():
@@ -109,8 +97,25 @@ def secrets_of(results: Iterable[Result]) -> set[str]:
     return {s for s in found if len(s) >= 4}
 
 
-def write_junit(results: list[Result], path: Path, interruption: Interruption | None = None) -> Path:
-    unfinished = interruption.unfinished if interruption else []
+def write_junit(results: list[Result], path: Path, interruption: InterruptionRecord | None = None) -> Path:
+    """JUnit of ``results`` (a run without a record of its own: tests, tools)."""
+    redact = Redactor(secrets_of(results))
+    return write_junit_record(run_record(results, wall_seconds=0.0, redact=redact, interruption=interruption), path)
+
+
+def write_html(
+    results: list[Result], path: Path, wall_seconds: float, interruption: InterruptionRecord | None = None
+) -> Path:
+    """``report.html`` of ``results`` (a run without a record of its own: tests, tools)."""
+    redact = Redactor(secrets_of(results))
+    record = run_record(results, wall_seconds=wall_seconds, redact=redact, interruption=interruption)
+    return write_html_record(record, path, redact.text)
+
+
+def write_junit_record(run: RunRecord, path: Path) -> Path:
+    """The JUnit file of a run or a merge; its texts come masked from the record."""
+    unfinished = run.interruption.unfinished if run.interruption else []
+    results = run.results
     suite = ET.Element(
         "testsuite",
         name="cps-harness scenarios",
@@ -120,11 +125,11 @@ def write_junit(results: list[Result], path: Path, interruption: Interruption | 
         skipped=str(len(unfinished)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
-    if interruption is not None:
-        properties = ET.SubElement(suite, "properties")
-        ET.SubElement(properties, "property", name="partial", value="true")
-        ET.SubElement(properties, "property", name="interrupted-by", value=interruption.signal)
-    redact = Redactor(secrets_of(results)).text
+    properties = [(name, value) for name, value in _junit_properties(run)]
+    if properties:
+        holder = ET.SubElement(suite, "properties")
+        for name, value in properties:
+            ET.SubElement(holder, "property", name=name, value=value)
     for result in results:
         case = ET.SubElement(
             suite, "testcase", classname=result.scenario.guide, name=f"{result.scenario.id} {result.scenario.title}",
@@ -135,9 +140,9 @@ def write_junit(results: list[Result], path: Path, interruption: Interruption | 
             message = failed.failure if failed else "the scenario stopped early"
             where = f"step {failed.index} ({failed.action})" if failed else ""
             kind = "error" if result.error else "failure"
-            ET.SubElement(case, kind, message=redact(message.splitlines()[0] if message else message)).text = redact(
-                f"{result.path}: {where}: {message}"
-            )
+            ET.SubElement(
+                case, kind, message=message.splitlines()[0] if message else message
+            ).text = f"{result.path}: {where}: {message}"
     for item in unfinished:
         case = ET.SubElement(
             suite,
@@ -146,39 +151,59 @@ def write_junit(results: list[Result], path: Path, interruption: Interruption | 
             name=f"{item.scenario.id} {item.scenario.title}",
             time="0.000",
         )
-        assert interruption is not None
-        ET.SubElement(case, "skipped", message=interruption.why(item)).text = f"{item.path}: {interruption.why(item)}"
+        assert run.interruption is not None
+        why = run.interruption.why(item)
+        ET.SubElement(case, "skipped", message=why).text = f"{item.path}: {why}"
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
     return path
 
 
-def _step(result: Result, event: Event, redact: Redactor) -> dict[str, Any]:
+def _junit_properties(run: RunRecord) -> list[tuple[str, str]]:
+    """The suite's properties: whether it is partial, which shard it is or which shards it joins."""
+    found = []
+    if run.interruption is not None:
+        found += [("partial", "true"), ("interrupted-by", run.interruption.signal)]
+    if run.shard is not None:
+        found.append(("shard", str(run.shard)))
+    if run.merged:
+        found.append(("merged-shards", ",".join(str(s) for s in run.merged)))
+    return found
+
+
+def _step(event: StepRecord) -> dict[str, Any]:
     """One row of a timeline: the event, its French sentence, its pictures and its masked APDU log."""
-    step = result.scenario.steps[event.index - 1]
     return {
         "event": event,
-        "story": step_story(step, event),
-        "pictures": [data_uri(png) for png in event.screenshots],
-        "apdus": Clean(redact.apdus("\n".join(event.apdus))),  # hex only: P1P2=0000 is an offset, not the PIN
-        "address": page_address(event.url),
+        "story": event.story,
+        "pictures": [DataUri(uri) for uri in event.pictures],
+        "apdus": Clean("\n".join(event.apdus)),  # masked as hex already: P1P2=0000 is an offset, not the PIN
+        "address": event.address,
     }
 
 
-def _path_first(result: Result) -> tuple[str, bool, str]:
+def _path_first(result: ResultRecord) -> tuple[str, bool, str]:
     """A guide path, then its variants."""
     scenario = result.scenario
     return scenario.path_id, scenario.variant_of is not None, scenario.id
 
 
-def write_html(
-    results: list[Result], path: Path, wall_seconds: float, interruption: Interruption | None = None
-) -> Path:
-    """``report.html``: one file, pictures included; every value printed goes through ``redact``."""
-    redact = Redactor(secrets_of(results))
+def _shards_line(run: RunRecord) -> str | None:
+    """Which shard the page shows, or which shards it joins (French, as the page)."""
+    if run.shard is not None:
+        return f"shard {run.shard} : une part des scénarios seulement (fusion : cps-harness report merge)"
+    if run.merged:
+        return f"fusion de {len(run.merged)} shard(s) : " + ", ".join(str(s) for s in run.merged)
+    return None
+
+
+def write_html_record(run: RunRecord, path: Path, redact: Redact = str) -> Path:
+    """``report.html``: one file, pictures included. The record's texts are masked already; ``redact``
+    masks every printed value once more (a run passes its own, a merge has no secret to give)."""
+    results = run.results
     passed = sum(r.ok for r in results)
-    unfinished = interruption.unfinished if interruption else []
-    sections: dict[str, list[Result]] = defaultdict(list)
+    unfinished = run.interruption.unfinished if run.interruption else []
+    sections: dict[str, list[ResultRecord]] = defaultdict(list)
     for result in results:
         sections[result.scenario.guide].append(result)
     coverage = [
@@ -190,19 +215,24 @@ def write_html(
         for name, items in sorted(sections.items())
     ]
     title, counts, partial = "cps-harness — rapport", f"{passed}/{len(results)} réussis", None
-    if interruption is not None:
+    if run.interruption is not None:
         total = len(results) + len(unfinished)
-        title = "cps-harness — rapport partiel (run interrompu)"
-        counts = f"{passed}/{total} réussis, {len(unfinished)} non joués (run interrompu)"
-        partial = {"signal": interruption.signal, "total": total, "unfinished": unfinished}
+        missing_only = all(u.missing_shard is not None for u in unfinished)
+        title = "cps-harness — rapport partiel (" + ("shards manquants" if missing_only else "run interrompu") + ")"
+        counts = f"{passed}/{total} réussis, {len(unfinished)} non joués"
+        counts += " (shards manquants)" if missing_only else " (run interrompu)"
+        partial = {
+            "signal": run.interruption.signal,
+            "total": total,
+            "unfinished": unfinished,
+            "missing_only": missing_only,
+        }
     html = render(
-        "harness.scenario", "report.html", redact=redact.text, title=title, counts=counts, partial=partial,
-        wall_seconds=wall_seconds, now=f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}", results=results,
+        "harness.scenario", "report.html", redact=redact, title=title, counts=counts, partial=partial,
+        wall_seconds=run.wall_seconds, now=run.finished, results=results, shards=_shards_line(run),
         unfinished=unfinished, coverage=coverage,
         drivers=", ".join(sorted({r.driver for r in results})) or "—",
-        timelines=[
-            {"result": r, "steps": [_step(r, e, redact) for e in r.events]} for r in results
-        ],
+        timelines=[{"result": r, "steps": [_step(e) for e in r.events]} for r in results],
     )  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
