@@ -82,7 +82,6 @@ run_tests() {
   [ "$rc" -ne 5 ] || die "pytest collected no tests"
   return "$rc"
 }
-
 command=${1:-}
 [ -n "$command" ] || die "usage: ./bootstrap.sh run|test|doctor|setup [args]"
 shift

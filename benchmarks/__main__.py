@@ -16,7 +16,7 @@ marks its rows "not measured" and says how to install it). Groups:
 - ``world``: world cold start, against a bare pcscd stack start;
 - ``check``: ``check`` of a generated 2,000-step file, against the same steps in small files, and
   against libyaml reading the same text;
-- ``suite``: ``cps-harness run`` of every scenario, protocol driver then Chromium;
+- ``suite``: ``cps-harness run`` of every scenario, protocol driver then Chromium then Firefox;
 - ``memory``: peak memory of a world process and of its pcscd.
 
 The table is printed, and written with every repetition's figures and each group's details as
@@ -69,7 +69,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--psc-n", type=int, default=100, help="timed OIDC flows per measurement (default 100)")
     parser.add_argument("--psc-concurrency", default="1,4", help="workers, comma-separated (default 1,4)")
     parser.add_argument("--suite-reps", type=int, default=1, help="runs of each full suite (default 1)")
-    parser.add_argument("--suite-drivers", default="protocol,chromium", help="default protocol,chromium")
+    parser.add_argument(
+        "--suite-drivers", default="protocol,chromium,firefox", help="default protocol,chromium,firefox"
+    )
     parser.add_argument("--memory-flows", type=int, default=50, help="e-CPS logins before reading peaks")
     parser.add_argument(
         "--wait-load", type=float, metavar="LOAD", help="first wait until the 1-minute load average is below LOAD"
@@ -153,6 +155,9 @@ def run_suite(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[lis
     if "chromium" in drivers and not Path("/usr/bin/chromium").exists():
         log("Chromium is missing (apt-get install -y chromium): its suite row is left out")
         drivers = tuple(d for d in drivers if d != "chromium")
+    if "firefox" in drivers and not Path("/usr/bin/firefox-esr").exists():
+        log("Firefox is missing (apt-get install -y firefox-esr firefox-esr-l10n-fr): its suite row is left out")
+        drivers = tuple(d for d in drivers if d != "firefox")
     found = suite.measure(drivers, args.suite_reps, log)
     return suite.rows(found), {driver: asdict(runs) for driver, runs in found.items()}
 

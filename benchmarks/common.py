@@ -168,5 +168,6 @@ def machine() -> dict[str, Any]:
             "openssl": tool_version(["openssl", "version"]),
             "curl": tool_version(["curl", "--version"]),
             "chromium": tool_version(["chromium", "--version"]),
+            "firefox": tool_version(["firefox-esr", "--version"]),
         },
     }

@@ -22,8 +22,13 @@ from pathlib import Path
 from benchmarks.common import ROOT, Row, Target, timed
 
 TARGET_SECONDS, TARGET_SCENARIOS = 15.0, 32
-DRIVERS = {"protocol": ["-j", "4"], "chromium": ["--driver", "chromium", "-j", "2"]}
-TIMEOUTS = {"protocol": 600.0, "chromium": 1800.0}
+DRIVERS = {
+    "protocol": ["-j", "4"],
+    "chromium": ["--driver", "chromium", "-j", "2"],
+    "firefox": ["--driver", "firefox", "-j", "2"],
+}
+TIMEOUTS = {"protocol": 600.0, "chromium": 1800.0, "firefox": 1800.0}
+BROWSER_NAMES = {"chromium": "Chromium", "firefox": "Firefox"}
 
 
 @dataclass
@@ -102,12 +107,14 @@ def rows(found: dict[str, SuiteRuns]) -> list[Row]:
             out.append(
                 Row(
                     "suite",
-                    f"full suite, Chromium driver, -j {jobs}: {count} scenarios",
+                    f"full suite, {BROWSER_NAMES.get(driver, driver)} driver, -j {jobs}: {count} scenarios",
                     "s",
                     median,
                     protocol_median,
                     "protocol driver run" if protocol_median else "",
-                    note=f"cps-harness run --driver chromium -j {jobs}, headless, whole command; {_status(runs)}",
+                    note=f"cps-harness run --driver {driver} -j {jobs}, "
+                    f"{'headful on a private Xvfb for card scenarios' if driver == 'firefox' else 'headless'}, "
+                    f"whole command; {_status(runs)}",
                     samples={"ours_s": runs.seconds, "anchor_s": protocol.seconds if protocol else []},
                 )
             )

@@ -40,6 +40,9 @@ VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PCSCD = "/usr/sbin/pcscd"
 CHROMIUM_FRENCH = "/usr/lib/chromium/locales/fr.pak"
 """Where Debian's chromium-l10n puts the French UI strings (``dpkg -L chromium-l10n``)."""
+FIREFOX = "/usr/bin/firefox-esr"
+FIREFOX_FRENCH = "/usr/lib/firefox-esr/browser/extensions/langpack-fr@firefox-esr.mozilla.org.xpi"
+"""Where Debian's firefox-esr-l10n-fr puts Firefox's French language pack (``dpkg -L firefox-esr-l10n-fr``)."""
 
 COMPONENTS: tuple[Component, ...] = (
     Component("pcscd", "the PC/SC daemon every client talks to", (PCSCD,)),
@@ -71,6 +74,16 @@ COMPONENTS: tuple[Component, ...] = (
         "chromium-l10n",
         "Chromium's French strings: its PIN dialog and error pages read as on a French workstation",
         (CHROMIUM_FRENCH,),
+    ),
+    Component(
+        "firefox-esr",
+        "the second real browser of the Firefox driver (Debian's ESR build, driven through Marionette)",
+        (FIREFOX,),
+    ),
+    Component(
+        "firefox-esr-l10n-fr",
+        "Firefox's French language pack: its PIN dialog and error pages read as on a French workstation",
+        (FIREFOX_FRENCH,),
     ),
     Component(
         "libnss3-tools",

@@ -251,12 +251,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=int, default=4, help="scenarios run at once, each in its own world")
     run.add_argument("--report", type=Path, default=DEFAULT_REPORT_DIR, help="where junit.xml and report.html go")
     run.add_argument(
-        "--driver", choices=["protocol", "chromium"], default="protocol",
-        help="the browser: an HTTP client (fast) or Debian's Chromium (real dialogs, error pages, screenshots)",
+        "--driver", choices=["protocol", "chromium", "firefox"], default="protocol",
+        help="the browser: an HTTP client (fast), Debian's Chromium or Debian's Firefox ESR (real dialogs, "
+        "error pages, screenshots)",
     )  # fmt: skip
     run.add_argument(
         "--headful", action="store_true",
-        help="Chromium with a window (a private Xvfb when there is no screen); the PIN is typed into its dialog",
+        help="Chromium with a window (a private Xvfb when there is no screen); the PIN is typed into its dialog "
+        "(Firefox always runs headful for card steps: headless, it never shows its PIN prompt)",
     )  # fmt: skip
     run.add_argument(
         "--screenshots", action="store_true",

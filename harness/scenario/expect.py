@@ -92,7 +92,8 @@ class ExpectFields(Strict):
         default=None,
         description="the network error the browser shows instead of a page "
         "(e.g. ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED); "
-        "only Chromium has one, so write it under `chromium:`",
+        "only the real browsers have one, so write it under `chromium:` or `firefox:` "
+        "(Firefox's are NSS codes such as SSL_ERROR_HANDSHAKE_FAILURE_ALERT)",
     )
     diagnose_failed: DiagnoseOutcome | None = Field(
         default=None,
@@ -125,17 +126,28 @@ class Expect(ExpectFields):
         "never offers an expired certificate",
     )
 
+    firefox: ExpectFields | None = Field(
+        default=None,
+        description="what must hold instead of the fields above when the Firefox driver plays the step: Firefox "
+        "has its own error pages (NSS error codes) and its own choice of certificate",
+    )
+
     def for_driver(self, driver: str) -> ExpectFields:
-        """The expectations of this step for ``driver`` (``protocol`` or ``chromium``)."""
+        """The expectations of this step for ``driver`` (``protocol``, ``chromium`` or ``firefox``)."""
         if driver == "chromium" and self.chromium is not None:
             return self.chromium
-        return ExpectFields.model_validate(self.model_dump(exclude_unset=True, exclude={"chromium"}, by_alias=True))
+        if driver == "firefox" and self.firefox is not None:
+            return self.firefox
+        return ExpectFields.model_validate(
+            self.model_dump(exclude_unset=True, exclude={"chromium", "firefox"}, by_alias=True)
+        )
 
     def results_named(self) -> set[str]:
-        """The result expectations this step names, for either driver."""
+        """The result expectations this step names, for any driver."""
         named = {name for name in RESULTS if getattr(self, name) is not None}
-        if self.chromium is not None:
-            named |= {name for name in RESULTS if getattr(self.chromium, name) is not None}
+        for browser in (self.chromium, self.firefox):
+            if browser is not None:
+                named |= {name for name in RESULTS if getattr(browser, name) is not None}
         return named
 
 

@@ -108,6 +108,7 @@ def _results_it_cannot_give(entry: Action, expect: Any) -> list[Any]:
     for where, fields in (
         ((), expect),
         (("chromium",), (expect or {}).get("chromium") if isinstance(expect, dict) else None),
+        (("firefox",), (expect or {}).get("firefox") if isinstance(expect, dict) else None),
     ):
         if not isinstance(fields, dict):
             continue
@@ -227,7 +228,7 @@ class Scenario(Strict):
             named: list[tuple[str, str | None]] = []
             if step.entry.on_phone:
                 named.append((step.action, getattr(step.args, "device", None)))
-            for driver in ("protocol", "chromium"):
+            for driver in ("protocol", "chromium", "firefox"):
                 expect = step.expect.for_driver(driver) if step.expect is not None else None
                 if expect is not None and expect.push is not None:
                     named.append(("expect.push", expect.push.device))

@@ -3,8 +3,8 @@
 The player builds the stage (world, browser, cards), seeds the world from the personas, then for
 each step asks the action's handler (``harness/scenario/actions``) to play it and checks the step's
 expectations (``expect.py``). ``browser.*`` steps go to a driver (``harness/drivers``): the protocol
-driver (an HTTP client; card TLS through curl, OpenSSL's PKCS#11 engine and OpenSC) or the Chromium
-driver (the real browser, NSS and OpenSC). Either way the card signs on the card.
+driver (an HTTP client; card TLS through curl, OpenSSL's PKCS#11 engine and OpenSC), the Chromium
+driver or the Firefox driver (real browsers, NSS and OpenSC). Either way the card signs on the card.
 
 A step fails (the scenario fails, the run goes on) when it raises ``StepFailed``, times out or
 loses its connection; anything else it raises is a bug of the harness, recorded as an error with its
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # Playwright's, only when pictures are asked for
 from simulators.web.psc.rules import PscState
 from simulators.world.directory import Contacts, Professional
 
-Driver = Literal["protocol", "chromium"]
+Driver = Literal["protocol", "chromium", "firefox"]
 
 
 @dataclass
@@ -144,6 +144,21 @@ def make_stage(
             ) from None
 
         browser = ChromiumBrowser(
+            world, workdir, middleware=scenario.uses_card_in_browser, headless=headless,
+            refused=lambda: stage.pin_refused(),
+        )  # fmt: skip
+    elif driver == "firefox":
+        try:
+            from harness.drivers.firefox import FirefoxBrowser
+        except ImportError as exc:  # marionette-driver comes with the [firefox] extra only
+            from harness.drivers.firefox import FirefoxUnavailable
+
+            raise FirefoxUnavailable(
+                f"--driver firefox needs marionette-driver ({exc.name} is not installed): "
+                "pip install 'cps-harness[firefox]'"
+            ) from None
+
+        browser = FirefoxBrowser(
             world, workdir, middleware=scenario.uses_card_in_browser, headless=headless,
             refused=lambda: stage.pin_refused(),
         )  # fmt: skip
