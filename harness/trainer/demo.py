@@ -1,7 +1,8 @@
-"""``cps-harness demo ID``: a scenario played in Chromium, written as slides for a training session.
+"""``cps-harness demo ID``: a scenario played in a real browser (Chromium by default, or Firefox with
+``--driver firefox``), written as slides for a training session.
 
 ``DIR/index.html`` (``templates/slides.html``) has a title slide and one slide per step: what the
-user saw (Chromium's PIN dialog first when there was one, then the page with its drawn address
+user saw (the browser's PIN dialog first when there was one, then the page with its drawn address
 bar, or the browser's error page), the guide's words for the step (its ``say:``, else what the
 action does), who acts, and a footer saying in French what happened (``french.py``) with the
 technical line — action, HTTP status, form path, faults, the raw browser or curl error — folded
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 
@@ -26,6 +27,9 @@ from harness.scenario.french import action_words, page_address, step_story
 from harness.scenario.player import Event, Result, playing
 from harness.scenario.report import Redactor, secrets_of
 from harness.trainer.serve import event_line, load_one
+
+Browser = Literal["chromium", "firefox"]
+"""The real browsers a demo plays in (the protocol driver has no screens of its own to show)."""
 
 DEFAULT_OUT = Path("reports")
 """``demo ID`` writes to ``reports/demo-ID/`` unless ``--out`` says otherwise."""
@@ -68,20 +72,20 @@ def write_slides(result: Result, out: Path) -> Path:
     return page
 
 
-async def record(target: str, *, headless: bool, console: Console) -> Result:
-    """Play the scenario in Chromium, each step printed as it ends."""
+async def record(target: str, *, headless: bool, console: Console, driver: Browser = "chromium") -> Result:
+    """Play the scenario in a real browser, each step printed as it ends."""
     path, scenario = load_one(target)
     console.print(f"[bold]{scenario.id}[/] — {scenario.title}", soft_wrap=True)
     with private_dir(f"demo-{scenario.id}") as tmp:
         async with playing(
-            scenario, path, Pki(), tmp, driver="chromium", headless=headless,
+            scenario, path, Pki(), tmp, driver=driver, headless=headless,
             on_event=lambda event: console.print(event_line(event), soft_wrap=True),
         ) as played:  # fmt: skip
             return played.result
 
 
-def main(target: str, *, out: Path | None, headless: bool, console: Console) -> int:
-    result = asyncio.run(record(target, headless=headless, console=console))
+def main(target: str, *, out: Path | None, headless: bool, console: Console, driver: Browser = "chromium") -> int:
+    result = asyncio.run(record(target, headless=headless, console=console, driver=driver))
     page = write_slides(result, out or DEFAULT_OUT / f"demo-{result.scenario.id}")
     state = "every step passed" if result.ok else "[red]a step failed[/] (its slide says why)"
     console.print(f"{state}; slides: {page.resolve()}", soft_wrap=True)

@@ -261,3 +261,23 @@ def test_demo_writes_one_slide_per_step_with_chromiums_screenshots(tmp_path: Pat
     said = "la connexion sécurisée a échoué : la carte n&#39;a pas pu signer (ERR_SSL_CLIENT_AUTH_SIGNATURE_FAILED)"
     footer = html.split('id="step-3"')[1].split("<details>")[0]
     assert said in footer, footer
+
+
+def test_demo_in_firefox_shows_its_own_pin_dialog(tmp_path: Path) -> None:
+    """``demo --driver firefox``: the card step's slide shows Firefox's PIN dialog (a photograph of the
+    private screen), then the page it opened; the title slide names the browser."""
+    out = tmp_path / "slides"
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "demo", "G6-01", "--driver", "firefox", "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "navigateur : firefox" in html
+    card_slide = html.split('id="step-2"')[1]
+    pictures = re.findall(r'<img src="data:image/webp;base64,([^"]+)"', card_slide)
+    assert len(pictures) == 2, "the PIN dialog, then the page"
+    with Image.open(io.BytesIO(base64.b64decode(pictures[0]))) as dialog:
+        screen = dialog.size
+    with Image.open(io.BytesIO(base64.b64decode(pictures[1]))) as page:
+        assert page.width == 1024 and page.size != screen  # the page under its bar, not the whole screen
