@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ from playwright.async_api import BrowserContext, Playwright, Response, async_pla
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page as PwPage
 
+from harness.drivers import xscreen
 from harness.drivers.base import Browser
 from harness.drivers.chromium_setup import (
     CHROMIUM,
@@ -39,7 +39,7 @@ from harness.drivers.chromium_setup import (
 )
 from harness.drivers.page import parse_page
 from harness.errors import DriverError
-from harness.lifetime import dies_with_owner, pids_whose_command_line_has
+from harness.lifetime import pids_whose_command_line_has
 from harness.middleware import OPENSC_MODULE, client_env, make_nss_db
 from harness.world.assembly import World
 
@@ -48,8 +48,6 @@ NAVIGATION_TIMEOUT = 20.0
 POLL = 0.1
 LAUNCH_TIMEOUT = 30.0
 """Seconds Chromium may take to start."""
-XVFB_TIMEOUT = 15.0
-"""Seconds a private Xvfb may take to accept connections."""
 BROWSER_EXIT_TIMEOUT = 10.0
 """Seconds a closed Chromium may take to exit (it saves its profile) before its folder is removed anyway."""
 ARGS = [
@@ -134,47 +132,9 @@ class ChromiumBrowser(Browser):
         return self._display
 
     async def _start_xvfb(self) -> str:
-        """A private Xvfb on a display number Xvfb itself found free, once clients can connect to it.
-
-        Xvfb picks the number and says it on ``-displayfd`` when ready: it claims the number with its
-        lock file, so two runs (or two scenarios of one run, in one process) never share a screen.
-        Picking a number ourselves raced: the loser of two Xvfb on one number lived a moment, a probe
-        of the display reached the winner's server, and both browsers ran on one screen (the PIN
-        dialog of one could be typed into for the other; the winner's end closed both browsers).
-        """
-        log = self.workdir / "xvfb.log"
-        read_end, write_end = os.pipe()
-        try:
-            with log.open("ab") as errors:
-                # The kernel stops it if we are killed (it used to outlive a SIGKILLed run, adopted by
-                # init); its own session keeps a terminal's Ctrl-C for us, who close the browser first.
-                self._xvfb = await asyncio.create_subprocess_exec(
-                    *dies_with_owner(
-                        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x900x24", "-nolisten", "tcp"]
-                    ),
-                    stdout=asyncio.subprocess.DEVNULL, stderr=errors, start_new_session=True, pass_fds=(write_end,),
-                )  # fmt: skip
-        finally:
-            os.close(write_end)  # Xvfb has its own copy: the pipe ends when Xvfb does
-        reader = asyncio.StreamReader()
-        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0)
-        )
-        try:
-            number = (await asyncio.wait_for(reader.readline(), XVFB_TIMEOUT)).strip()
-        except TimeoutError:
-            number = b""
-        finally:
-            transport.close()
-        if number.isdigit():
-            return f":{int(number)}"
-        if self._xvfb.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._xvfb.terminate()
-            await asyncio.wait_for(self._xvfb.wait(), 10)
-        raise ChromiumUnavailable(
-            f"Xvfb gave no usable screen within {XVFB_TIMEOUT:.0f} s (exit status {self._xvfb.returncode}; see {log})"
-        )
+        """A private Xvfb of our own (``xscreen.start_xvfb``: never another scenario's screen)."""
+        self._xvfb, display = await xscreen.start_xvfb(self.workdir / "xvfb.log")
+        return display
 
     async def _ensure(self) -> PwPage:
         if self._page is not None:
@@ -256,9 +216,8 @@ class ChromiumBrowser(Browser):
 
     async def close(self) -> None:
         await self._shutdown()
-        if self._xvfb is not None and self._xvfb.returncode is None:
-            self._xvfb.terminate()
-            await asyncio.wait_for(self._xvfb.wait(), 10)
+        if self._xvfb is not None:
+            await xscreen.stop(self._xvfb)
 
     # -- navigations ---------------------------------------------------------------------------------
     def card_changed(self) -> None:
@@ -433,22 +392,13 @@ class ChromiumBrowser(Browser):
         """Headful: photograph Chromium's PIN dialog and type the PIN into it, once per step."""
         if self._typed or self._display is None:
             return
-        env = {**os.environ, "DISPLAY": self._display}
-        search = await asyncio.create_subprocess_exec(
-            "xdotool", "search", "--onlyvisible", "--name", PIN_DIALOG, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        out, _ = await asyncio.wait_for(search.communicate(), 5)
-        windows = out.split()
-        if not windows:
+        window = await xscreen.find_window(self._display, PIN_DIALOG)
+        if window is None:
             return
         self._typed = True
         await asyncio.sleep(0.3)  # let the dialog paint before the photograph
-        self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
-        window = windows[-1].decode()
-        for command in (["windowfocus", "--sync", window], ["type", "--delay", "30", pin], ["key", "Return"]):
-            xdotool = await asyncio.create_subprocess_exec("xdotool", *command, env=env)
-            await asyncio.wait_for(xdotool.wait(), 5)
+        self.pin_dialogs.append(await asyncio.to_thread(xscreen.grab_screen, self._display))
+        await xscreen.type_into(self._display, window, pin)
 
 
 async def _settled(start: asyncio.Future[T]) -> T | None:
@@ -457,13 +407,3 @@ async def _settled(start: asyncio.Future[T]) -> T | None:
         return await asyncio.wait_for(start, LAUNCH_TIMEOUT + 5)
     except Exception:  # the start's own error was, or will be, raised where it was awaited
         return None
-
-
-def grab_screen(display: str) -> bytes:
-    """PNG of the whole X screen: the PIN dialog is a native window, outside any page screenshot."""
-    from PIL import ImageGrab
-
-    image = ImageGrab.grab(xdisplay=display)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
