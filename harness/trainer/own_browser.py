@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.drivers.chromium_setup import CHROMIUM, FRENCH, OVERRIDING_LANG, in_french
-from harness.lifetime import dies_with_owner
+from harness.lifetime import dies_with_owner, pids_whose_command_line_has
 from harness.middleware import OPENSC_MODULE, client_env, make_nss_db
 from harness.world.assembly import World
 
@@ -67,6 +67,17 @@ class OwnBrowser:
                         process.kill()
                     await process.wait()
         self.launched.clear()
+        await self._profile_released()
+
+    async def _profile_released(self) -> None:
+        """Until no process uses the profile any more (bounded): Chromium's own children (zygote,
+        renderers, GPU) outlive its main process for a moment and still write into the profile, which
+        the world's folder removal would then miss (a folder left behind in /tmp)."""
+        marker = next(a for a in self.args if a.startswith("--user-data-dir="))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_TIMEOUT
+        while pids_whose_command_line_has(marker) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
 
 
 async def prepare(world: World, folder: Path) -> OwnBrowser:
