@@ -253,24 +253,30 @@ class FirefoxBrowser(Browser):
             done, _ = await asyncio.wait({task}, timeout=POLL)
             if done:
                 break
-            if not self.headless and await self._answer_pin_dialog(pin):
-                await self._shutdown()
-                reason = self.refused() or "the PIN dialog came back"
-                self.failed(f"{reason}; Firefox asks for the PIN again: the browser was closed")
-                return
-            if loop.time() > deadline:
-                if self._display is not None:  # the report shows what was on screen when the step gave up
-                    self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
-                await self._shutdown()
-                self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
+            if await self._gave_up(pin, deadline):
                 return
         with contextlib.suppress(Exception):  # an error page is read below, by its address
             task.result()
         await self._settle(client, deadline, pin)
 
+    async def _gave_up(self, pin: str | None, deadline: float) -> bool:
+        """While waiting for a page: answer the PIN prompt; end the step (browser closed) if it comes
+        back after an answer, or at the deadline. True when the step has ended."""
+        if not self.headless and await self._answer_pin_dialog(pin):
+            await self._shutdown()
+            reason = self.refused() or "the PIN dialog came back"
+            self.failed(f"{reason}; Firefox asks for the PIN again: the browser was closed")
+            return True
+        if asyncio.get_running_loop().time() > deadline:
+            if self._display is not None:  # the report shows what was on screen when the step gave up
+                self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
+            await self._shutdown()
+            self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
+            return True
+        return False
+
     async def _settle(self, client: Any, deadline: float, pin: str | None) -> None:
         """Wait for the new document to load, then record it (or Firefox's error page)."""
-        loop = asyncio.get_running_loop()
         url = html = ""
         status = 200
         pending: asyncio.Future[Any] | None = None
@@ -292,16 +298,7 @@ class FirefoxBrowser(Browser):
                 if not old and ready == "complete" and url != "about:blank":
                     html, status = str(state[3]), int(state[4])
                     break
-            if not self.headless and await self._answer_pin_dialog(pin):
-                await self._shutdown()
-                reason = self.refused() or "the PIN dialog came back"
-                self.failed(f"{reason}; Firefox asks for the PIN again: the browser was closed")
-                return
-            if loop.time() > deadline:
-                if self._display is not None:  # the report shows what was on screen when the step gave up
-                    self.pin_dialogs.append(await asyncio.to_thread(grab_screen, self._display))
-                await self._shutdown()
-                self.failed(f"no page after {NAVIGATION_TIMEOUT:.0f} s: the browser was closed")
+            if await self._gave_up(pin, deadline):
                 return
             if pending is None:
                 await asyncio.sleep(POLL)
